@@ -1,0 +1,26 @@
+/**
+ * umdkit: User Mode Drivers for Node.js.
+ *
+ * @example
+ * ```ts
+ * import { defineDriver, createManager, UmdError } from 'umdkit';
+ * import parser from './parser.driver.mjs';
+ *
+ * const manager = await createManager({ children: [defineDriver(parser)] });
+ * const answer = await manager.request('parser', bytes);
+ * await manager.stop();
+ * ```
+ */
+export { UmdError, isUmdError, UMD_ERROR_CODES, type UmdErrorCode, type UmdErrorDetails } from './errors.js';
+export {
+  defineDriver,
+  type Driver,
+  type DriverOptions,
+  type Validator,
+  type ValidateContext,
+  type StandardSchemaV1,
+  type RestartType,
+  type SandboxLevel,
+  type BackoffOptions,
+} from './manager/driver.js';
+export { sha256Hex, type Image } from './loader/image.js';

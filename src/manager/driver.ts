@@ -1,0 +1,213 @@
+import type { Image } from '../loader/image.js';
+import {
+  knownKeys,
+  matching,
+  nonNegativeInteger,
+  numberInRange,
+  oneOf,
+  plainObject,
+  positiveInteger,
+} from '../util/options.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+
+/**
+ * A Standard Schema v1 validator (zod, valibot, arktype... all implement it). Declared here, not
+ * imported, because the spec asks implementers to copy the interface rather than depend on it.
+ */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> };
+
+/** What a validate function learns about the answer it checks. */
+export interface ValidateContext {
+  driver: string;
+  method: string | undefined;
+  payload: unknown;
+}
+
+/**
+ * Checks an answer before the caller sees it: a Standard Schema, or a function that returns the
+ * (possibly transformed) answer and throws to refuse it.
+ */
+export type Validator = StandardSchemaV1 | ((answer: unknown, context: ValidateContext) => unknown);
+
+/** How a child is restarted (OTP's meaning). */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+/** Named sandbox levels; see the sandbox module for what each turns on. */
+export type SandboxLevel = 'none' | 'standard' | 'strict';
+
+/** Backoff between restarts of one instance. */
+export interface BackoffOptions {
+  initialMs?: number;
+  maxMs?: number;
+  factor?: number;
+  jitter?: number;
+  resetAfterMs?: number;
+}
+
+/** Everything `defineDriver` accepts. Only `name` and `image` are required. */
+export interface DriverOptions {
+  /** Name of the driver: requests are addressed to it; also the file name and argv[0] of its handler. */
+  name: string;
+  /** The embedded image the handler runs from. */
+  image: Image;
+  /** OTP restart type (default `permanent`). */
+  restart?: RestartType;
+  /** Requests in flight per instance, pipelined on one pipe (default 1). */
+  concurrency?: number;
+  /** Requests waiting for an instance before `QUEUE_FULL` (default 1000). */
+  maxQueue?: number;
+  /** Default deadline of a request, queue time included (default 30000). */
+  requestTimeoutMs?: number;
+  /** Time from spawn to `hello` before the start fails (default 10000). */
+  startTimeoutMs?: number;
+  /** Grace between `bye` and SIGKILL on shutdown, or `'brutal_kill'` (default 5000). */
+  shutdownMs?: number | 'brutal_kill';
+  /** Interval between pings to a busy handler; a missed pong is a hang (default 5000; false = off). */
+  heartbeatMs?: number | false;
+  /** Checks every answer; a refused answer is `INVALID_RESPONSE` and the instance is restarted. */
+  validate?: Validator;
+  /** Sandbox level or per-layer settings (default `'none'`). */
+  sandbox?: SandboxLevel | Record<string, unknown>;
+  /** Instances started for this driver (default 1; more makes a pool). */
+  instances?: number;
+  /** Pre-started instances that replace a crashed one without a cold start (default 0). */
+  spares?: number;
+  /** Largest frame in either direction (default 16 MiB). */
+  maxFrameBytes?: number;
+  /** Deepest nesting in a message (default 64). */
+  maxDepth?: number;
+  /** Backoff between restarts (defaults: 100 ms doubling to 15 s, 20% jitter, reset after 30 s up). */
+  backoff?: BackoffOptions;
+  /** Times an idempotent request is retried after a crash (default 2). */
+  retries?: number;
+  /** Crashes a request may be present for before it is a poison pill, rejected for good (default 2). */
+  poisonThreshold?: number;
+  /** Extra environment variables for the handler (the rest of the parent's environment is scrubbed). */
+  env?: Record<string, string>;
+  /** Extra arguments after the image path. */
+  args?: string[];
+}
+
+/** A validated driver, with every default filled in. Pass it to `createManager` or `supervisor`. */
+export interface Driver extends Readonly<Required<Omit<DriverOptions, 'validate' | 'sandbox' | 'backoff'>>> {
+  readonly kind: 'driver';
+  readonly validate: Validator | undefined;
+  readonly sandbox: SandboxLevel | Record<string, unknown>;
+  readonly backoff: BackoffOptions;
+}
+
+const KNOWN = [
+  'kind', 'name', 'image', 'restart', 'concurrency', 'maxQueue', 'requestTimeoutMs', 'startTimeoutMs', 'shutdownMs',
+  'heartbeatMs', 'validate', 'sandbox', 'instances', 'spares', 'maxFrameBytes', 'maxDepth', 'backoff',
+  'retries', 'poisonThreshold', 'env', 'args',
+] as const;
+
+/** Driver names double as file names and argv[0]: keep them short and plain. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Validates driver options at the boundary and fills in defaults. Bad options throw `TypeError` /
+ * `RangeError` naming the option and the value (`options.maxQueue must be a positive integer, got -1`).
+ *
+ * @example
+ * ```ts
+ * import parser from './parser.driver.mjs'; // written by `umdkit pack`
+ * const driver = defineDriver({ ...parser, concurrency: 8, maxQueue: 100, restart: 'permanent' });
+ * ```
+ */
+export function defineDriver(options: DriverOptions): Driver {
+  const o = plainObject('options', options);
+  knownKeys('options', o, KNOWN);
+  const name = matching('options.name', o.name, NAME, 'a name of 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  const image = validateImage(o.image);
+  const optional = <T>(key: string, check: (path: string, value: unknown) => T, fallback: T): T =>
+    o[key] === undefined ? fallback : check(`options.${key}`, o[key]);
+
+  const validate = o.validate;
+  if (validate !== undefined && typeof validate !== 'function' && !isStandardSchema(validate)) {
+    throw new TypeError(`options.validate must be a function or a Standard Schema, got ${typeof validate}`);
+  }
+  const shutdownMs = o.shutdownMs === 'brutal_kill' ? 'brutal_kill' : optional('shutdownMs', nonNegativeInteger, 5000);
+  const heartbeatMs = o.heartbeatMs === false ? false : optional('heartbeatMs', positiveInteger, 5000);
+  const env = optional('env', (path, value) => {
+    const record = plainObject(path, value);
+    for (const [key, v] of Object.entries(record)) {
+      if (typeof v !== 'string') throw new TypeError(`${path}.${key} must be a string, got ${typeof v}`);
+    }
+    return { ...(record as Record<string, string>) };
+  }, {} as Record<string, string>);
+  const args = optional('args', (path, value) => {
+    if (!Array.isArray(value) || value.some((a) => typeof a !== 'string')) {
+      throw new TypeError(`${path} must be an array of strings`);
+    }
+    return [...(value as string[])];
+  }, [] as string[]);
+  const backoff = optional('backoff', (path, value) => {
+    const b = plainObject(path, value);
+    knownKeys(path, b, ['initialMs', 'maxMs', 'factor', 'jitter', 'resetAfterMs']);
+    if (b.initialMs !== undefined) nonNegativeInteger(`${path}.initialMs`, b.initialMs);
+    if (b.maxMs !== undefined) nonNegativeInteger(`${path}.maxMs`, b.maxMs);
+    if (b.factor !== undefined) numberInRange(`${path}.factor`, b.factor, 1, 100);
+    if (b.jitter !== undefined) numberInRange(`${path}.jitter`, b.jitter, 0, 1);
+    if (b.resetAfterMs !== undefined) nonNegativeInteger(`${path}.resetAfterMs`, b.resetAfterMs);
+    return { ...(b as BackoffOptions) };
+  }, {} as BackoffOptions);
+  const sandbox = o.sandbox === undefined ? 'none' : typeof o.sandbox === 'string'
+    ? oneOf('options.sandbox', o.sandbox, ['none', 'standard', 'strict'] as const)
+    : plainObject('options.sandbox', o.sandbox);
+
+  return Object.freeze({
+    kind: 'driver' as const,
+    name,
+    image,
+    restart: optional('restart', (p, v) => oneOf(p, v, ['permanent', 'transient', 'temporary'] as const), 'permanent'),
+    concurrency: optional('concurrency', positiveInteger, 1),
+    maxQueue: optional('maxQueue', positiveInteger, 1000),
+    requestTimeoutMs: optional('requestTimeoutMs', positiveInteger, 30_000),
+    startTimeoutMs: optional('startTimeoutMs', positiveInteger, 10_000),
+    shutdownMs,
+    heartbeatMs,
+    validate: validate as Validator | undefined,
+    sandbox,
+    instances: optional('instances', positiveInteger, 1),
+    spares: optional('spares', nonNegativeInteger, 0),
+    maxFrameBytes: optional('maxFrameBytes', (p, v) => numberInRange(p, positiveInteger(p, v), 1, MAX_FRAME_BYTES_LIMIT), DEFAULT_MAX_FRAME_BYTES),
+    maxDepth: optional('maxDepth', positiveInteger, DEFAULT_MAX_DEPTH),
+    backoff,
+    retries: optional('retries', nonNegativeInteger, 2),
+    poisonThreshold: optional('poisonThreshold', positiveInteger, 2),
+    env,
+    args,
+  });
+}
+
+/** True for a value that implements Standard Schema v1. */
+export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  const std = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.['~standard'];
+  return typeof std === 'object' && std !== null && std.version === 1 && typeof std.validate === 'function';
+}
+
+function validateImage(value: unknown): Image {
+  const image = plainObject('options.image', value);
+  const kind = oneOf('options.image.kind', image.kind, ['node', 'exec'] as const);
+  if (!(image.bytes instanceof Uint8Array)) {
+    throw new TypeError(`options.image.bytes must be a Uint8Array, got ${typeof image.bytes}`);
+  }
+  if (image.bytes.length === 0) throw new RangeError('options.image.bytes must not be empty, got 0 bytes');
+  const sha256 = matching('options.image.sha256', image.sha256, SHA256, 'a lower-case hex sha256 (64 characters)');
+  if (image.signature !== undefined && typeof image.signature !== 'string') {
+    throw new TypeError(`options.image.signature must be a base64 string, got ${typeof image.signature}`);
+  }
+  return Object.freeze({ kind, bytes: image.bytes, sha256, ...(image.signature === undefined ? {} : { signature: image.signature as string }) });
+}

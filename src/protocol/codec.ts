@@ -1,0 +1,105 @@
+import { Decoder, Encoder } from 'cbor-x';
+import { ProtocolError } from './errors.js';
+import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limits.js';
+import { scanItem } from './scan.js';
+
+/**
+ * One CBOR data item <-> JavaScript value, under the v1 payload policy, and the 4-byte framing.
+ *
+ * cbor-x does the byte work (it is fast); our scanner (scan.ts) decides what is allowed, before
+ * decoding on the way in and after encoding on the way out, so both directions hold the same rules.
+ */
+
+// Plain CBOR only: no records, no tag 259 for maps, no tag 64 for byte arrays, no shared structures.
+const encoder = new Encoder(({
+  useRecords: false,
+  mapsAsObjects: true,
+  useTag259ForMaps: false,
+  tagUint8Array: false,
+  structuredClone: false,
+  pack: false,
+  // Not in cbor-x's typings, but honoured: without it, plain objects would be wrapped in tag 259.
+} as ConstructorParameters<typeof Encoder>[0]));
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, structuredClone: false });
+
+/** Encodes one value as a CBOR item, refusing anything the peer would refuse. */
+export function encodeValue(value: unknown, limits: ProtocolLimits = DEFAULT_LIMITS): Uint8Array {
+  let body: Uint8Array;
+  try {
+    body = encoder.encode(value);
+  } catch (cause) {
+    throw new ProtocolError('UNENCODABLE', `cannot encode the value: ${(cause as Error).message}`, {}, { cause });
+  }
+  if (body.length > limits.maxFrameBytes) {
+    throw new ProtocolError('FRAME_TOO_LARGE', `message of ${body.length} bytes is over the limit of ${limits.maxFrameBytes}`);
+  }
+  try {
+    scanItem(body, limits.maxDepth);
+  } catch (err) {
+    if (err instanceof ProtocolError && (err.reason === 'TAG' || err.reason === 'SHARED_REF' || err.reason === 'UNSUPPORTED_VALUE')) {
+      // The sender's own value: say what it was, not where a peer would have found it.
+      throw new ProtocolError('UNENCODABLE', `the value holds something outside the JSON data model plus byte strings (${err.message})`, {}, { cause: err });
+    }
+    throw err;
+  }
+  return body;
+}
+
+/**
+ * Encodes `message` as one frame: a 4-byte big-endian length, then the CBOR item.
+ * Throws a `ProtocolError` (`UNENCODABLE`, `FRAME_TOO_LARGE`, `TOO_DEEP`, `FORBIDDEN_KEY`...) instead
+ * of sending something the peer would refuse.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame } from './codec.js';
+ * child.stdin.write(encodeFrame({ t: 'req', id: 1, p: 'hello' }));
+ * ```
+ */
+export function encodeFrame(message: unknown, limits: ProtocolLimits = DEFAULT_LIMITS): Buffer {
+  const body = encodeValue(message, limits);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  frame.set(body, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/**
+ * Decodes the body of one frame (exactly one CBOR item, nothing after it) under the v1 policy.
+ * Byte strings in the result are views into `body` (no copy).
+ *
+ * @example
+ * ```ts
+ * decodeValue(Uint8Array.of(0xa1, 0x61, 0x74, 0x64, 0x70, 0x69, 0x6e, 0x67)); // { t: 'ping' }
+ * ```
+ */
+export function decodeValue(body: Uint8Array, limits: ProtocolLimits = DEFAULT_LIMITS): unknown {
+  const facts = scanItem(body, limits.maxDepth);
+  let value: unknown;
+  try {
+    value = decoder.decode(body);
+  } catch (cause) {
+    // The scanner accepted it, so this is a decoder limit (for example a huge map): still the peer's fault.
+    throw new ProtocolError('MALFORMED', `CBOR decoder refused the item: ${(cause as Error).message}`, {}, { cause });
+  }
+  return facts.int64 ? normaliseIntegers(value) : value;
+}
+
+/**
+ * cbor-x yields a bigint for every 8-byte integer, even a small one. Payloads follow the JSON data
+ * model, so integers that fit a double exactly become numbers; larger ones stay bigint (lossless).
+ */
+function normaliseIntegers(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = normaliseIntegers(value[i]);
+    return value;
+  }
+  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = normaliseIntegers(record[key]);
+  }
+  return value;
+}

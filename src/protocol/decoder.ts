@@ -1,0 +1,141 @@
+import { ProtocolError } from './errors.js';
+import { decodeValue } from './codec.js';
+import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, MAX_FRAME_BYTES_LIMIT, type ProtocolLimits } from './limits.js';
+
+/** Options of a {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest frame body accepted (default 16 MiB). */
+  maxFrameBytes?: number;
+  /** Deepest nesting accepted (default 64). */
+  maxDepth?: number;
+}
+
+/**
+ * A streaming decoder for v1 frames: feed it chunks as they come off a pipe, get whole messages.
+ *
+ * Chunks are kept in a list, never concatenated into one growing backlog: a frame is assembled
+ * once, when all its bytes are here (and not at all when it lies inside one chunk). The length
+ * prefix is checked before anything is allocated for the body. After the first error the decoder
+ * is dead — a byte stream with a bad frame has lost its framing — and every later call throws the
+ * same error.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+ * child.stdout.on('data', (chunk) => {
+ *   for (const message of decoder.push(chunk)) handle(message);
+ * });
+ * child.stdout.on('end', () => decoder.end()); // throws TRUNCATED if a frame was cut
+ * ```
+ */
+export class FrameDecoder {
+  readonly limits: ProtocolLimits;
+  private chunks: Uint8Array[] = [];
+  /** Offset of the first unread byte in chunks[0]. */
+  private head = 0;
+  /** Unread bytes across all chunks. */
+  private available = 0;
+  /** Body length of the frame being read, once its prefix is known; -1 before. */
+  private pending = -1;
+  private failure: ProtocolError | undefined;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
+      throw new RangeError(`options.maxFrameBytes must be an integer between 1 and ${MAX_FRAME_BYTES_LIMIT}, got ${maxFrameBytes}`);
+    }
+    const maxDepth = options.maxDepth ?? DEFAULT_LIMITS.maxDepth;
+    if (!Number.isInteger(maxDepth) || maxDepth < 1) {
+      throw new RangeError(`options.maxDepth must be a positive integer, got ${maxDepth}`);
+    }
+    this.limits = { maxFrameBytes, maxDepth };
+  }
+
+  /** Bytes received but not yet returned as messages. */
+  get buffered(): number {
+    return this.available;
+  }
+
+  /** Feeds one chunk; returns the messages it completed (possibly none). Throws `ProtocolError`. */
+  push(chunk: Uint8Array): unknown[] {
+    const messages: unknown[] = [];
+    this.feed(chunk, (message) => messages.push(message));
+    return messages;
+  }
+
+  /** Like {@link push} but hands each message to `sink` as soon as it is decoded. */
+  feed(chunk: Uint8Array, sink: (message: unknown) => void): void {
+    if (this.failure) throw this.failure;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.available += chunk.length;
+    }
+    try {
+      for (;;) {
+        if (this.pending < 0) {
+          if (this.available < FRAME_HEADER_BYTES) return;
+          const length = this.readLength();
+          if (length === 0) throw new ProtocolError('EMPTY_FRAME', 'length prefix 0; a frame holds one data item');
+          if (length > this.limits.maxFrameBytes) {
+            throw new ProtocolError('FRAME_TOO_LARGE', `length prefix ${length} is over the limit of ${this.limits.maxFrameBytes} bytes`);
+          }
+          this.pending = length;
+        }
+        if (this.available < this.pending) return;
+        const body = this.take(this.pending);
+        this.pending = -1;
+        sink(decodeValue(body, this.limits));
+      }
+    } catch (err) {
+      this.failure = err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String(err), {}, { cause: err });
+      this.chunks = [];
+      this.available = 0;
+      throw this.failure;
+    }
+  }
+
+  /** Declares the end of the stream; throws `TRUNCATED` if it ended inside a frame. */
+  end(): void {
+    if (this.failure) throw this.failure;
+    if (this.available > 0 || this.pending >= 0) {
+      const expected = this.pending >= 0 ? `a frame of ${this.pending} bytes` : 'a 4-byte length prefix';
+      this.failure = new ProtocolError('TRUNCATED', `stream ended with ${this.available} byte(s) of ${expected}`);
+      throw this.failure;
+    }
+  }
+
+  /** Reads the 4-byte prefix, which may straddle chunks. */
+  private readLength(): number {
+    const header = this.take(FRAME_HEADER_BYTES);
+    return ((header[0]! << 24) >>> 0) + ((header[1]! << 16) | (header[2]! << 8) | header[3]!);
+  }
+
+  /** Removes `n` bytes from the front: a view when they lie in one chunk, else one copy. */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    this.available -= n;
+    if (first.length - this.head >= n) {
+      const view = first.subarray(this.head, this.head + n);
+      this.head += n;
+      if (this.head === first.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+      return view;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const part = Math.min(chunk.length - this.head, n - filled);
+      out.set(chunk.subarray(this.head, this.head + part), filled);
+      filled += part;
+      this.head += part;
+      if (this.head === chunk.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,30 @@
+/** Default and hard limits of wire protocol v1. */
+
+/** Protocol version spoken by this package (the `v` of `hello`). */
+export const PROTOCOL_VERSION = 1;
+
+/** Default largest frame body in bytes (16 MiB); configurable per driver. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** The largest `maxFrameBytes` anyone may configure: the 4-byte length prefix cannot say more. */
+export const MAX_FRAME_BYTES_LIMIT = 0xffff_ffff;
+
+/** Default deepest nesting of arrays and maps accepted in one message. */
+export const DEFAULT_MAX_DEPTH = 64;
+
+/** Size of the big-endian length prefix in front of every frame. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** Limits a codec enforces. */
+export interface ProtocolLimits {
+  /** Largest frame body accepted or produced, in bytes. */
+  maxFrameBytes: number;
+  /** Deepest nesting of arrays and maps accepted or produced. */
+  maxDepth: number;
+}
+
+/** The defaults, frozen. */
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxDepth: DEFAULT_MAX_DEPTH,
+});

@@ -1,0 +1,135 @@
+import { ProtocolError } from './errors.js';
+import { PROTOCOL_VERSION } from './limits.js';
+
+/**
+ * The v1 message types and one validator per type. Both sides treat the other's frames as
+ * untrusted: a decoded value becomes a typed message only through these functions.
+ */
+
+/** A payload: the JSON data model plus byte strings (and bigint for integers past 2^53). */
+export type Payload = unknown;
+
+/** Handler -> manager, first frame, exactly once. */
+export interface HelloMessage { t: 'hello'; v: number; pid: number }
+/** Manager -> handler: one request. `m` is the method (optional). */
+export interface RequestMessage { t: 'req'; id: number; m?: string; p: Payload }
+/** Handler -> manager: a successful answer. */
+export interface OkResponseMessage { t: 'res'; id: number; ok: true; p: Payload }
+/** Handler -> manager: a failed answer with the handler's own code and message. */
+export interface ErrorResponseMessage { t: 'res'; id: number; ok: false; e: { code: string; message: string } }
+/** Handler -> manager: an answer. */
+export type ResponseMessage = OkResponseMessage | ErrorResponseMessage;
+/** Manager -> handler: are you alive? */
+export interface PingMessage { t: 'ping'; id: number }
+/** Handler -> manager: yes. */
+export interface PongMessage { t: 'pong'; id: number }
+/** Manager -> handler: the caller gave up on request `id` (best effort). */
+export interface CancelMessage { t: 'cancel'; id: number }
+/** Manager -> handler: finish in-flight work, then exit 0. */
+export interface ByeMessage { t: 'bye' }
+
+/** Everything a manager may send. */
+export type ManagerMessage = RequestMessage | PingMessage | CancelMessage | ByeMessage;
+/** Everything a handler may send. */
+export type HandlerMessage = HelloMessage | ResponseMessage | PongMessage;
+
+/** Largest correlation id: ids are unsigned and stay exact in a double. */
+export const MAX_MESSAGE_ID = Number.MAX_SAFE_INTEGER;
+
+function bad(what: string): never {
+  throw new ProtocolError('BAD_MESSAGE', what);
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+    bad(`a message must be a map, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (ArrayBuffer.isView(value)) return 'a byte string';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'object') return 'a map';
+  return String(value);
+}
+
+function id(message: Record<string, unknown>, type: string): number {
+  const value = message.id;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    bad(`"${type}".id must be an unsigned integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function onlyKeys(message: Record<string, unknown>, type: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(message)) {
+    if (!allowed.includes(key)) bad(`"${type}" has an unknown field "${key}"`);
+  }
+}
+
+/** Validates a `hello` (the first frame from a handler). */
+export function parseHello(value: unknown): HelloMessage {
+  const m = asRecord(value);
+  if (m.t !== 'hello') bad(`the first frame must be "hello", got t = ${describe(m.t)}`);
+  onlyKeys(m, 'hello', ['t', 'v', 'pid']);
+  if (m.v !== PROTOCOL_VERSION) bad(`"hello".v must be ${PROTOCOL_VERSION}, got ${describe(m.v)}`);
+  if (typeof m.pid !== 'number' || !Number.isInteger(m.pid) || m.pid < 1) bad(`"hello".pid must be a positive integer, got ${describe(m.pid)}`);
+  return { t: 'hello', v: m.v, pid: m.pid };
+}
+
+/** Validates a frame a manager received from a handler after its hello (`res` or `pong`). */
+export function parseHandlerMessage(value: unknown): ResponseMessage | PongMessage {
+  const m = asRecord(value);
+  switch (m.t) {
+    case 'res': {
+      const messageId = id(m, 'res');
+      if (m.ok === true) {
+        onlyKeys(m, 'res', ['t', 'id', 'ok', 'p']);
+        return { t: 'res', id: messageId, ok: true, p: m.p };
+      }
+      if (m.ok === false) {
+        onlyKeys(m, 'res', ['t', 'id', 'ok', 'e']);
+        const e = asRecord(m.e);
+        if (typeof e.code !== 'string' || typeof e.message !== 'string') {
+          bad(`"res".e must be { code: text, message: text }, got code = ${describe(e.code)}, message = ${describe(e.message)}`);
+        }
+        return { t: 'res', id: messageId, ok: false, e: { code: e.code, message: e.message } };
+      }
+      return bad(`"res".ok must be true or false, got ${describe(m.ok)}`);
+    }
+    case 'pong':
+      onlyKeys(m, 'pong', ['t', 'id']);
+      return { t: 'pong', id: id(m, 'pong') };
+    case 'hello':
+      return bad('a second "hello"');
+    default:
+      return bad(`unknown message type t = ${describe(m.t)} from a handler`);
+  }
+}
+
+/** Validates a frame a handler received from its manager. */
+export function parseManagerMessage(value: unknown): ManagerMessage {
+  const m = asRecord(value);
+  switch (m.t) {
+    case 'req': {
+      onlyKeys(m, 'req', ['t', 'id', 'm', 'p']);
+      const messageId = id(m, 'req');
+      if (m.m !== undefined && typeof m.m !== 'string') bad(`"req".m must be text, got ${describe(m.m)}`);
+      return m.m === undefined ? { t: 'req', id: messageId, p: m.p } : { t: 'req', id: messageId, m: m.m, p: m.p };
+    }
+    case 'ping':
+      onlyKeys(m, 'ping', ['t', 'id']);
+      return { t: 'ping', id: id(m, 'ping') };
+    case 'cancel':
+      onlyKeys(m, 'cancel', ['t', 'id']);
+      return { t: 'cancel', id: id(m, 'cancel') };
+    case 'bye':
+      onlyKeys(m, 'bye', ['t']);
+      return { t: 'bye' };
+    default:
+      return bad(`unknown message type t = ${describe(m.t)} from a manager`);
+  }
+}
