@@ -24,3 +24,8 @@ export {
   type BackoffOptions,
 } from './manager/driver.js';
 export { sha256Hex, type Image } from './loader/image.js';
+export { createManager, Manager } from './manager/manager.js';
+export { supervisor, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';
+export type { ManagerOptions, RequestOptions, StopOptions } from './manager/options.js';
+export type { ManagerEvent, ManagerEventType, ManagerListener } from './manager/events.js';
+export type { SnapshotNode, TreeSnapshot } from './manager/snapshot.js';

@@ -27,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(USAGE);
       return 0;
+    case 'pack':
+      return (await import('./pack.js')).packCommand(rest);
     case 'demo':
       process.stdout.write('umdkit demo: not built yet (the sample UMD lands with the demo work); nothing to run.\n');
       void rest;

@@ -153,16 +153,7 @@ export function defineDriver(options: DriverOptions): Driver {
     }
     return [...(value as string[])];
   }, [] as string[]);
-  const backoff = optional('backoff', (path, value) => {
-    const b = plainObject(path, value);
-    knownKeys(path, b, ['initialMs', 'maxMs', 'factor', 'jitter', 'resetAfterMs']);
-    if (b.initialMs !== undefined) nonNegativeInteger(`${path}.initialMs`, b.initialMs);
-    if (b.maxMs !== undefined) nonNegativeInteger(`${path}.maxMs`, b.maxMs);
-    if (b.factor !== undefined) numberInRange(`${path}.factor`, b.factor, 1, 100);
-    if (b.jitter !== undefined) numberInRange(`${path}.jitter`, b.jitter, 0, 1);
-    if (b.resetAfterMs !== undefined) nonNegativeInteger(`${path}.resetAfterMs`, b.resetAfterMs);
-    return { ...(b as BackoffOptions) };
-  }, {} as BackoffOptions);
+  const backoff = optional('backoff', validateBackoff, {} as BackoffOptions);
   const sandbox = o.sandbox === undefined ? 'none' : typeof o.sandbox === 'string'
     ? oneOf('options.sandbox', o.sandbox, ['none', 'standard', 'strict'] as const)
     : plainObject('options.sandbox', o.sandbox);
@@ -196,6 +187,18 @@ export function defineDriver(options: DriverOptions): Driver {
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   const std = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.['~standard'];
   return typeof std === 'object' && std !== null && std.version === 1 && typeof std.validate === 'function';
+}
+
+/** Validates backoff options at `path` (shared by drivers and supervisors). */
+export function validateBackoff(path: string, value: unknown): BackoffOptions {
+  const b = plainObject(path, value);
+  knownKeys(path, b, ['initialMs', 'maxMs', 'factor', 'jitter', 'resetAfterMs']);
+  if (b.initialMs !== undefined) nonNegativeInteger(`${path}.initialMs`, b.initialMs);
+  if (b.maxMs !== undefined) nonNegativeInteger(`${path}.maxMs`, b.maxMs);
+  if (b.factor !== undefined) numberInRange(`${path}.factor`, b.factor, 1, 100);
+  if (b.jitter !== undefined) numberInRange(`${path}.jitter`, b.jitter, 0, 1);
+  if (b.resetAfterMs !== undefined) nonNegativeInteger(`${path}.resetAfterMs`, b.resetAfterMs);
+  return { ...(b as BackoffOptions) };
 }
 
 function validateImage(value: unknown): Image {

@@ -1,5 +1,5 @@
 import { Decoder, Encoder } from 'cbor-x';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, type ProtocolReason } from './errors.js';
 import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limits.js';
 import { scanItem } from './scan.js';
 
@@ -22,6 +22,13 @@ const encoder = new Encoder(({
 } as ConstructorParameters<typeof Encoder>[0]));
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, structuredClone: false });
 
+/**
+ * Scanner reasons that, on the way out, mean "this value is outside the JSON data model plus byte
+ * strings" (a Date or Set becomes a tag, a Map with non-text keys a non-text key): `UNENCODABLE`.
+ * `TOO_DEEP` and `FORBIDDEN_KEY` keep their own reason.
+ */
+const UNENCODABLE_REASONS: ReadonlySet<ProtocolReason> = new Set<ProtocolReason>(['TAG', 'SHARED_REF', 'UNSUPPORTED_VALUE', 'NON_TEXT_KEY']);
+
 /** Encodes one value as a CBOR item, refusing anything the peer would refuse. */
 export function encodeValue(value: unknown, limits: ProtocolLimits = DEFAULT_LIMITS): Uint8Array {
   let body: Uint8Array;
@@ -36,7 +43,7 @@ export function encodeValue(value: unknown, limits: ProtocolLimits = DEFAULT_LIM
   try {
     scanItem(body, limits.maxDepth);
   } catch (err) {
-    if (err instanceof ProtocolError && (err.reason === 'TAG' || err.reason === 'SHARED_REF' || err.reason === 'UNSUPPORTED_VALUE')) {
+    if (err instanceof ProtocolError && UNENCODABLE_REASONS.has(err.reason)) {
       // The sender's own value: say what it was, not where a peer would have found it.
       throw new ProtocolError('UNENCODABLE', `the value holds something outside the JSON data model plus byte strings (${err.message})`, {}, { cause: err });
     }

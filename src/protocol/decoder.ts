@@ -51,12 +51,19 @@ export class FrameDecoder {
     this.limits = { maxFrameBytes, maxDepth };
   }
 
-  /** Bytes received but not yet returned as messages. */
+  /**
+   * Bytes received but not yet returned as messages, the length prefix of a frame being read
+   * included (so it never exceeds `maxFrameBytes + 4` between calls).
+   */
   get buffered(): number {
-    return this.available;
+    return this.available + (this.pending >= 0 ? FRAME_HEADER_BYTES : 0);
   }
 
-  /** Feeds one chunk; returns the messages it completed (possibly none). Throws `ProtocolError`. */
+  /**
+   * Feeds one chunk; returns the messages it completed (possibly none). Throws `ProtocolError`;
+   * messages completed earlier in the same chunk are then not returned (use {@link feed} to get
+   * every message that preceded the bad frame).
+   */
   push(chunk: Uint8Array): unknown[] {
     const messages: unknown[] = [];
     this.feed(chunk, (message) => messages.push(message));
@@ -89,7 +96,9 @@ export class FrameDecoder {
     } catch (err) {
       this.failure = err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String(err), {}, { cause: err });
       this.chunks = [];
+      this.head = 0;
       this.available = 0;
+      this.pending = -1;
       throw this.failure;
     }
   }

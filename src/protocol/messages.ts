@@ -58,8 +58,9 @@ function describe(value: unknown): string {
 
 function id(message: Record<string, unknown>, type: string): number {
   const value = message.id;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    bad(`"${type}".id must be an unsigned integer, got ${describe(value)}`);
+  // Number.isInteger(1e300) is true: bound the id too, so every accepted id is exact in a double.
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_MESSAGE_ID) {
+    bad(`"${type}".id must be an unsigned integer up to ${MAX_MESSAGE_ID}, got ${describe(value)}`);
   }
   return value;
 }
@@ -76,7 +77,7 @@ export function parseHello(value: unknown): HelloMessage {
   if (m.t !== 'hello') bad(`the first frame must be "hello", got t = ${describe(m.t)}`);
   onlyKeys(m, 'hello', ['t', 'v', 'pid']);
   if (m.v !== PROTOCOL_VERSION) bad(`"hello".v must be ${PROTOCOL_VERSION}, got ${describe(m.v)}`);
-  if (typeof m.pid !== 'number' || !Number.isInteger(m.pid) || m.pid < 1) bad(`"hello".pid must be a positive integer, got ${describe(m.pid)}`);
+  if (typeof m.pid !== 'number' || !Number.isSafeInteger(m.pid) || m.pid < 1) bad(`"hello".pid must be a positive integer, got ${describe(m.pid)}`);
   return { t: 'hello', v: m.v, pid: m.pid };
 }
 
@@ -92,7 +93,10 @@ export function parseHandlerMessage(value: unknown): ResponseMessage | PongMessa
       }
       if (m.ok === false) {
         onlyKeys(m, 'res', ['t', 'id', 'ok', 'e']);
-        const e = asRecord(m.e);
+        if (m.e === null || typeof m.e !== 'object' || Array.isArray(m.e) || ArrayBuffer.isView(m.e)) {
+          bad(`"res".e must be a map { code: text, message: text }, got ${describe(m.e)}`);
+        }
+        const e = m.e as Record<string, unknown>;
         if (typeof e.code !== 'string' || typeof e.message !== 'string') {
           bad(`"res".e must be { code: text, message: text }, got code = ${describe(e.code)}, message = ${describe(e.message)}`);
         }

@@ -1,0 +1,332 @@
+import { assign, fromPromise, setup, spawnChild, stopChild, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import type {
+  ExtractInput,
+  InstanceContext,
+  InstanceEvent,
+  InstanceInput,
+  LastExit,
+  SpawnInput,
+  SpawnOutput,
+  TerminateInput,
+} from './instance-types.js';
+
+export { INSTANCE_STATES } from './instance-types.js';
+export type {
+  ExtractInput,
+  InstanceContext,
+  InstanceEvent,
+  InstanceInput,
+  InstanceStateName,
+  LastExit,
+  SpawnInput,
+  SpawnOutput,
+  TerminateInput,
+} from './instance-types.js';
+
+/**
+ * The lifecycle of one handler instance (a slot of a driver), as logic only.
+ *
+ * ```
+ * extracting -> spawning -> ready <-> busy
+ *                  ^          \        /
+ *                  |           v      v
+ *               backoff <---- crashed ----> failed (gave up)
+ *     any state -- STOP --> stopping -> stopped
+ * ```
+ *
+ * Everything that touches the world is injected with `.provide(...)`: the actors `extract`,
+ * `spawn` and `terminate`, the actions `kill` and `reportCrash`. Time arrives in events (`at`) or
+ * through the named delay `backoff`, run by whatever clock the actor was created with.
+ */
+
+/**
+ * `terminate` is spawned (not invoked) under this id so that a STOP arriving while a restart is
+ * already terminating the process can adopt that termination instead of starting a second one:
+ * an invoked actor would be cancelled on leaving `restarting`.
+ */
+const TERMINATION = 'terminate';
+
+/** The termination's completion, the only internal events the chart listens to. */
+type TerminationSettled = DoneActorEvent<void, typeof TERMINATION> | ErrorActorEvent<unknown, typeof TERMINATION>;
+
+function notProvided(name: string): Error {
+  return new Error(`not provided: ${name} (give it with instanceMachine.provide(...))`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The lifecycle machine of one handler instance.
+ *
+ * @example
+ * ```ts
+ * import { createActor, fromPromise } from 'xstate';
+ * const machine = instanceMachine.provide({
+ *   actors: {
+ *     extract: fromPromise(async () => {}),
+ *     spawn: fromPromise(async () => ({ pid: 4242, at: Date.now() })),
+ *     terminate: fromPromise(async () => {}),
+ *   },
+ *   actions: { kill: () => proc.kill('SIGKILL'), reportCrash: ({ context }) => supervisor.crashed(context.lastExit) },
+ * });
+ * const actor = createActor(machine, { input: { driver: 'png', instance: 'V1StGXR8_Z' } }).start();
+ * actor.send({ type: 'BUSY', generation: actor.getSnapshot().context.generation });
+ * ```
+ */
+export const instanceMachine = setup({
+  types: {
+    input: {} as InstanceInput,
+    context: {} as InstanceContext,
+    events: {} as InstanceEvent | TerminationSettled,
+  },
+  // Placeholders: a runtime that forgot one fails loudly, naming what is missing.
+  actors: {
+    extract: fromPromise<void, ExtractInput>(async () => {
+      throw notProvided('extract');
+    }),
+    spawn: fromPromise<SpawnOutput, SpawnInput>(async () => {
+      throw notProvided('spawn');
+    }),
+    terminate: fromPromise<void, TerminateInput>(async () => {
+      throw notProvided('terminate');
+    }),
+  },
+  actions: {
+    /** Kill the process of `generation` at once: after a fault it is presumed compromised. */
+    kill: (_args, _params: { generation: number }) => {
+      throw notProvided('kill');
+    },
+    /** Hand `context.lastExit` to the supervisor, which answers RESTART, GIVE_UP or RETIRE. */
+    reportCrash: () => {
+      throw notProvided('reportCrash');
+    },
+    recordCrash: assign(({ context }, crash: LastExit) => ({
+      lastExit: crash,
+      startFailures: crash.phase === 'start' ? context.startFailures + 1 : context.startFailures,
+      pid: null,
+      startedAt: null,
+    })),
+    // A nonsense delay (negative, NaN) means "now" rather than a timer that never or instantly fires.
+    setBackoff: assign((_args, params: { delayMs: number }) => ({
+      backoffMs: Number.isFinite(params.delayMs) && params.delayMs > 0 ? params.delayMs : 0,
+    })),
+    processGone: assign({ pid: null, startedAt: null }),
+  },
+  guards: {
+    /** A late event of an older process must never touch its replacement. */
+    isCurrentGeneration: ({ context, event }) => 'generation' in event && event.generation === context.generation,
+  },
+  delays: {
+    backoff: ({ context }) => context.backoffMs,
+  },
+}).createMachine({
+  id: 'instance',
+  context: ({ input }) => ({
+    driver: input.driver,
+    instance: input.instance,
+    generation: input.generation ?? 0,
+    pid: null,
+    restarts: 0,
+    startFailures: 0,
+    lastExit: null,
+    backoffMs: 0,
+    startedAt: null,
+  }),
+  initial: 'extracting',
+  // STOP works from every state; `restarting` and `stopping` override it because a termination
+  // is already under way there.
+  on: {
+    STOP: {
+      target: '.stopping',
+      actions: spawnChild('terminate', {
+        id: TERMINATION,
+        input: ({ context }) => ({ generation: context.generation, reason: 'stop' as const }),
+      }),
+    },
+  },
+  states: {
+    extracting: {
+      // Runs before every spawn, not only the first: the digest is re-verified each time.
+      invoke: {
+        id: 'extract',
+        src: 'extract',
+        input: ({ context }) => ({ driver: context.driver, instance: context.instance, generation: context.generation + 1 }),
+        onDone: { target: 'spawning' },
+        onError: {
+          target: 'crashed',
+          actions: {
+            type: 'recordCrash',
+            params: ({ context, event }) => ({
+              code: null,
+              signal: null,
+              reason: messageOf(event.error),
+              phase: 'start' as const,
+              generation: context.generation + 1,
+            }),
+          },
+        },
+      },
+    },
+    spawning: {
+      entry: assign({ generation: ({ context }) => context.generation + 1 }),
+      invoke: {
+        id: 'spawn',
+        src: 'spawn',
+        input: ({ context }) => ({ driver: context.driver, instance: context.instance, generation: context.generation }),
+        onDone: {
+          target: 'ready',
+          actions: assign(({ event }) => ({ pid: event.output.pid, startedAt: event.output.at, startFailures: 0 })),
+        },
+        onError: {
+          target: 'crashed',
+          actions: {
+            type: 'recordCrash',
+            params: ({ context, event }) => ({
+              code: null,
+              signal: null,
+              reason: messageOf(event.error),
+              phase: 'start' as const,
+              generation: context.generation,
+            }),
+          },
+        },
+      },
+      // Leaving `spawning` cancels the spawn actor, so its own failure (which the exit also
+      // causes) is never delivered: one crash recorded, not two.
+      on: {
+        EXIT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: {
+            type: 'recordCrash',
+            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'start' as const, generation: event.generation }),
+          },
+        },
+        FAULT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: [
+            {
+              type: 'recordCrash',
+              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'start' as const, generation: event.generation }),
+            },
+            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
+          ],
+        },
+        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+      },
+    },
+    ready: {
+      on: {
+        BUSY: { guard: 'isCurrentGeneration', target: 'busy' },
+        EXIT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: {
+            type: 'recordCrash',
+            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'service' as const, generation: event.generation }),
+          },
+        },
+        FAULT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: [
+            {
+              type: 'recordCrash',
+              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'service' as const, generation: event.generation }),
+            },
+            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
+          ],
+        },
+        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+      },
+    },
+    busy: {
+      on: {
+        IDLE: { guard: 'isCurrentGeneration', target: 'ready' },
+        EXIT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: {
+            type: 'recordCrash',
+            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'service' as const, generation: event.generation }),
+          },
+        },
+        FAULT: {
+          guard: 'isCurrentGeneration',
+          target: 'crashed',
+          actions: [
+            {
+              type: 'recordCrash',
+              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'service' as const, generation: event.generation }),
+            },
+            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
+          ],
+        },
+        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+      },
+    },
+    crashed: {
+      // The supervisor decides; this state only waits for its answer.
+      entry: 'reportCrash',
+      on: {
+        RESTART: {
+          target: 'backoff',
+          actions: [
+            { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) },
+            assign({ restarts: ({ context }) => context.restarts + 1 }),
+          ],
+        },
+        GIVE_UP: { target: 'failed' },
+        RETIRE: { target: 'stopped' },
+      },
+    },
+    backoff: {
+      // Back to extracting, not spawning: the image digest is re-verified before every spawn.
+      after: { backoff: { target: 'extracting' } },
+      on: {
+        // A newer decision replaces the wait (re-entering restarts the timer); it is the same
+        // restart, so `restarts` is not counted again.
+        RESTART: { target: 'backoff', reenter: true, actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+      },
+    },
+    restarting: {
+      // A live process restarted on the supervisor's order (a sibling's crash, or an explicit
+      // restart): terminate it first, then wait like any crashed instance.
+      entry: spawnChild('terminate', {
+        id: TERMINATION,
+        input: ({ context }) => ({ generation: context.generation, reason: 'restart' as const }),
+      }),
+      on: {
+        'xstate.done.actor.terminate': {
+          target: 'backoff',
+          actions: [stopChild(TERMINATION), 'processGone', assign({ restarts: ({ context }) => context.restarts + 1 })],
+        },
+        'xstate.error.actor.terminate': {
+          target: 'backoff',
+          actions: [stopChild(TERMINATION), 'processGone', assign({ restarts: ({ context }) => context.restarts + 1 })],
+        },
+        RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+        // The termination under way becomes the stop's: terminate is never called twice.
+        STOP: { target: 'stopping' },
+      },
+    },
+    failed: {
+      // Gave up: no process, nothing to do until someone stops the slot.
+    },
+    stopping: {
+      on: {
+        'xstate.done.actor.terminate': { target: 'stopped', actions: [stopChild(TERMINATION), 'processGone'] },
+        // A failed termination still ends here: the runtime has already SIGKILLed what it could.
+        'xstate.error.actor.terminate': { target: 'stopped', actions: [stopChild(TERMINATION), 'processGone'] },
+        // Already stopping: swallow it, so the root STOP does not start a second termination.
+        STOP: {},
+      },
+    },
+    stopped: {
+      type: 'final',
+    },
+  },
+});

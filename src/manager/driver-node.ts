@@ -1,0 +1,211 @@
+import type { LoadedImage } from '../loader/extract.js';
+import type { HandlerProcess } from '../loader/spawn.js';
+import type { ResponseMessage } from '../protocol/messages.js';
+import type { Clock } from './clock.js';
+import type { Driver } from './driver.js';
+import type { EventHub } from './events.js';
+import { InstanceRuntime, type ProcessEnd } from './instance.js';
+import type { PendingRequest } from './pending.js';
+import { RequestQueue } from './queue.js';
+import { checkAnswer } from './validate-answer.js';
+
+/** What a driver node needs from the manager that owns it. */
+export interface DriverHost {
+  readonly clock: Clock;
+  readonly hub: EventHub;
+  load(driver: Driver): Promise<LoadedImage>;
+  spawn(driver: Driver, loaded: LoadedImage, instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess>;
+}
+
+/**
+ * One driver in the tree: its bounded queue, its instances (active ones and warm spares), and the
+ * routing between them. Requests wait here — not on an instance — so that work queued during a
+ * restart simply goes to whichever instance is ready next.
+ */
+export class DriverNode {
+  readonly instances: InstanceRuntime[] = [];
+  readonly queue = new RequestQueue();
+  private loading: Promise<LoadedImage> | undefined;
+
+  constructor(readonly driver: Driver, private readonly host: DriverHost) {
+    for (let i = 0; i < driver.instances + driver.spares; i++) {
+      this.instances.push(new InstanceRuntime(this, i >= driver.instances));
+    }
+  }
+
+  get clock(): Clock {
+    return this.host.clock;
+  }
+
+  get hub(): EventHub {
+    return this.host.hub;
+  }
+
+  /** The extracted image, loaded on first need (and again after an unload). */
+  ensureLoaded(): Promise<LoadedImage> {
+    this.loading ??= this.host.load(this.driver).catch((err) => {
+      this.loading = undefined; // a failed load is retried by the next start, not cached
+      throw err;
+    });
+    return this.loading;
+  }
+
+  /** Removes the extracted image (the kernel's rmmod); the next start loads it again. */
+  async unload(): Promise<void> {
+    const loading = this.loading;
+    this.loading = undefined;
+    if (loading) await (await loading.catch(() => undefined))?.unload();
+  }
+
+  async spawn(instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess> {
+    const loaded = await this.ensureLoaded();
+    return this.host.spawn(this.driver, loaded, instance, generation, signal);
+  }
+
+  /** Unload, then restart every instance from a fresh extraction (they finish in-flight work first). */
+  async reload(): Promise<void> {
+    await this.unload();
+    const ready = this.instances.map((instance) => {
+      instance.restart(0, 'sibling');
+      return instance.whenReady();
+    });
+    await Promise.all(ready);
+  }
+
+  /** Accepts a request into the queue (the caller checked capacity) and sends what can be sent. */
+  enqueue(request: PendingRequest): void {
+    this.queue.push(request);
+    this.dispatch();
+  }
+
+  /** Sends queued requests to the least-loaded available instances, up to `concurrency` each. */
+  dispatch(): void {
+    const concurrency = this.driver.concurrency;
+    while (this.queue.length > 0) {
+      let best: InstanceRuntime | undefined;
+      for (const instance of this.instances) {
+        if (!instance.available || instance.spare || instance.load >= concurrency) continue;
+        if (best === undefined || instance.load < best.load) best = instance;
+      }
+      if (best === undefined) return;
+      best.send(this.queue.shift()!);
+    }
+  }
+
+  /** An answer arrived for `request` from `instance`: check it, then settle it. */
+  deliver(request: PendingRequest, message: ResponseMessage, instance: InstanceRuntime, proc: HandlerProcess): void {
+    if (!message.ok) {
+      request.fail('HANDLER_ERROR', `handler "${this.driver.name}" answered ${message.e.code}: ${message.e.message}`, {
+        handlerCode: message.e.code,
+        instance: instance.id,
+        generation: proc.generation,
+      });
+      this.dispatch();
+      return;
+    }
+    const checked = checkAnswer(this.driver.validate, message.p, { driver: this.driver.name, method: request.method, payload: request.payload });
+    if (checked instanceof Promise) {
+      void checked.then((result) => this.settleChecked(request, result, instance, proc));
+    } else {
+      this.settleChecked(request, checked, instance, proc);
+    }
+  }
+
+  private settleChecked(request: PendingRequest, checked: { ok: true; value: unknown } | { ok: false; why: string }, instance: InstanceRuntime, proc: HandlerProcess): void {
+    if (checked.ok) {
+      request.resolve(checked.value);
+    } else {
+      request.fail('INVALID_RESPONSE', `handler "${this.driver.name}" gave an answer that failed validation: ${checked.why}`, {
+        instance: instance.id,
+        generation: proc.generation,
+      });
+      // An answer that fails validation means the handler cannot be trusted any more.
+      instance.markFaulty(`invalid response: ${checked.why}`, proc);
+    }
+    this.dispatch();
+  }
+
+  /**
+   * Requests that were in flight on a process that ended. Idempotent ones go back to the front of
+   * the queue (a capped number of times); a request present at too many crashes is a poison pill
+   * and is rejected for good — one malicious input must not become a restart storm.
+   */
+  onRequestsLost(lost: PendingRequest[], end: ProcessEnd): void {
+    const { retries, poisonThreshold, name } = this.driver;
+    const retry: PendingRequest[] = [];
+    for (const request of lost) {
+      request.wireId = 0;
+      request.instance = undefined;
+      if (request.settled) continue;
+      if (end.cause === 'stop') {
+        request.fail('STOPPED', `manager stopped while request ${request.id} was in flight on "${name}"`, { instance: end.instance, generation: end.generation });
+        continue;
+      }
+      const details = {
+        instance: end.instance,
+        generation: end.generation,
+        exitCode: end.code,
+        signal: end.signal,
+        stderrTail: end.stderrTail,
+      };
+      if (end.cause === 'crash') {
+        request.crashes++;
+        if (request.crashes >= poisonThreshold) {
+          request.fail('HANDLER_CRASHED', `request ${request.id} was in flight on ${request.crashes} handlers of "${name}" that crashed; rejected for good as a poison pill (last: ${describeEnd(end)})`, {
+            ...details,
+            reason: 'poison-pill',
+          });
+          continue;
+        }
+      }
+      if (request.idempotent && request.retries < retries) {
+        request.retries++;
+        retry.push(request);
+        continue;
+      }
+      const code = end.cause === 'crash' && end.fault !== undefined ? end.fault.code : 'HANDLER_CRASHED';
+      request.fail(code, `handler "${name}" (instance ${end.instance}, generation ${end.generation}, pid ${end.pid}) ${describeEnd(end)} while request ${request.id} was in flight${end.stderrTail.length ? `; stderr: ${end.stderrTail.slice(-3).join(' | ')}` : ''}`, {
+        ...details,
+        reason: end.cause === 'sibling' ? 'sibling-restart' : end.fault !== undefined ? 'fault' : 'crash',
+      });
+    }
+    // Back to the front, in their original order.
+    for (let i = retry.length - 1; i >= 0; i--) this.queue.unshift(retry[i]!);
+    this.dispatch();
+  }
+
+  /** A crashed active instance hands its place to a ready spare, if any (warm spares). */
+  onInstanceCrashed(instance: InstanceRuntime): void {
+    if (instance.spare) return;
+    const spare = this.instances.find((candidate) => candidate.spare && candidate.available);
+    if (spare === undefined) return;
+    spare.spare = false;
+    instance.spare = true;
+    this.dispatch();
+  }
+
+  onInstanceState(instance: InstanceRuntime, from: string, to: string, context: { generation: number; pid: number | null }): void {
+    this.hub.emit({ type: 'state', driver: this.driver.name, instance: instance.id, generation: context.generation, pid: context.pid, from, to, at: this.clock.now() });
+    if (instance.available) this.dispatch();
+  }
+
+  /** Requests in flight across all instances. */
+  get inFlight(): number {
+    let n = 0;
+    for (const instance of this.instances) n += instance.load;
+    return n;
+  }
+
+  /** Every request this node holds (queued or in flight), for give-up and stop. */
+  *pending(): Iterable<PendingRequest> {
+    yield* this.queue.drain();
+    for (const instance of this.instances) yield* instance.inFlight.values();
+  }
+}
+
+function describeEnd(end: ProcessEnd): string {
+  if (end.fault !== undefined) return `was killed after a fault (${end.fault.reason})`;
+  if (end.cause === 'sibling') return 'was restarted because a sibling crashed';
+  return end.signal !== null ? `was killed by ${end.signal}` : `exited with code ${end.code}`;
+}
+

@@ -1,0 +1,331 @@
+import { nanoid } from 'nanoid';
+import { UmdError } from '../errors.js';
+import { loadImage } from '../loader/extract.js';
+import { sweepStale } from '../loader/sweep.js';
+import { spawnHandler } from '../loader/spawn.js';
+import { SupervisorNode, type SupervisedChild, type TreeEnvironment } from '../../supervisors/tree.js';
+import { systemClock, type Clock } from './clock.js';
+import { DeadlineHeap } from './deadlines.js';
+import { DriverNode, type DriverHost } from './driver-node.js';
+import { EventHub, type ManagerListener } from './events.js';
+import { PendingRequest } from './pending.js';
+import { validateManagerOptions, validateRequestOptions, validateStopOptions, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
+import { snapshotTree, type TreeSnapshot } from './snapshot.js';
+import type { SupervisorSpec } from './tree-spec.js';
+
+/** The runtime shape of one supervisor: its node and, per spec child, what runs it. */
+export interface RuntimeSupervisor {
+  spec: SupervisorSpec;
+  node: SupervisorNode;
+  children: Array<{ driver: DriverNode } | { supervisor: RuntimeSupervisor }>;
+}
+
+/**
+ * Starts a supervision tree of drivers and resolves once every instance has said hello.
+ * Rejects with `GAVE_UP` (naming the driver and its last stderr lines) if a child cannot start
+ * within its start intensity; nothing is left running or on disk then.
+ *
+ * @example
+ * ```ts
+ * const manager = await createManager({
+ *   children: [defineDriver({ ...parser, concurrency: 4 })],
+ *   strategy: 'one_for_one',
+ *   intensity: { maxRestarts: 5, periodMs: 10_000 },
+ * });
+ * const answer = await manager.request('parser', input, { timeoutMs: 2000 });
+ * await manager.stop();
+ * ```
+ */
+export async function createManager(options: ManagerOptions): Promise<Manager> {
+  const { tree, runtimeDir, onEvent, clock, random } = validateManagerOptions(options);
+  const manager = new Manager(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random });
+  if (onEvent) manager.subscribe(onEvent);
+  await manager.start();
+  return manager;
+}
+
+/**
+ * The front door: requests, snapshots, events and shutdown for one supervision tree.
+ * Create it with {@link createManager}.
+ */
+export class Manager {
+  private readonly hub = new EventHub();
+  private readonly drivers = new Map<string, DriverNode>();
+  private readonly root: RuntimeSupervisor;
+  private readonly deadlines: DeadlineHeap;
+  private readonly clock: Clock;
+  private accepting = true;
+  private gaveUpReason: string | undefined;
+  private stopping: Promise<void> | undefined;
+  private pendingCount = 0;
+  private drainWaiter: (() => void) | undefined;
+
+  /** @internal use {@link createManager}. */
+  constructor(tree: SupervisorSpec, private readonly config: { runtimeDir: string | undefined; clock: Clock; random: () => number }) {
+    this.clock = config.clock;
+    this.deadlines = new DeadlineHeap(this.clock, (request) => this.expire(request));
+    const host: DriverHost = {
+      clock: this.clock,
+      hub: this.hub,
+      load: (driver) => loadImage(driver.name, driver.image, { root: config.runtimeDir }),
+      spawn: (driver, loaded, instance, generation, signal) =>
+        spawnHandler(loaded, {
+          driver: driver.name,
+          instance: instance.id,
+          generation,
+          startTimeoutMs: driver.startTimeoutMs,
+          maxFrameBytes: driver.maxFrameBytes,
+          maxDepth: driver.maxDepth,
+          env: driver.env,
+          args: driver.args,
+          onLog: (entry) => {
+            if (this.hub.active) this.hub.emit({ type: 'log', ...entry, at: this.clock.now() });
+          },
+        }, signal),
+    };
+    const env: TreeEnvironment = {
+      now: () => this.clock.now(),
+      random: config.random,
+      setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms),
+      onRestart: (event) => this.hub.emit({ type: 'restart', ...event }),
+      onEscalate: (event) => this.hub.emit({ type: 'escalate', ...event }),
+    };
+    const build = (spec: SupervisorSpec, isRoot: boolean): RuntimeSupervisor => {
+      const children: RuntimeSupervisor['children'] = [];
+      const supervised: SupervisedChild[] = [];
+      for (const child of spec.children) {
+        if (child.kind === 'supervisor') {
+          const sub = build(child, false);
+          children.push({ supervisor: sub });
+          supervised.push(sub.node);
+        } else {
+          const node = new DriverNode(child, host);
+          this.drivers.set(child.name, node);
+          children.push({ driver: node });
+          supervised.push(...node.instances);
+        }
+      }
+      const node = new SupervisorNode(spec, supervised, env, isRoot ? (reason) => this.gaveUp(reason) : undefined);
+      return { spec, node, children };
+    };
+    this.root = build(tree, true);
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    try {
+      await sweepStale(this.config.runtimeDir);
+    } catch {
+      // Sweeping is housekeeping: a failure to sweep must not stop a service from starting.
+    }
+    try {
+      await this.root.node.start();
+    } catch (err) {
+      await this.settleStop();
+      const reason = this.gaveUpReason ?? (err as Error).message;
+      throw new UmdError('GAVE_UP', `the supervision tree could not start: ${reason}`, { reason });
+    }
+    if (this.gaveUpReason !== undefined) {
+      await this.settleStop();
+      throw new UmdError('GAVE_UP', `the supervision tree could not start: ${this.gaveUpReason}`, { reason: this.gaveUpReason });
+    }
+  }
+
+  /**
+   * Sends `payload` to the driver named `driver` and resolves with its validated answer. Rejects
+   * with a `UmdError` whose code says why (QUEUE_FULL, TIMEOUT, HANDLER_CRASHED, HANDLER_ERROR,
+   * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP). Settles exactly once, always.
+   *
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * const result = await manager.request('parser', bytes, { method: 'parse', timeoutMs: 1000, signal: controller.signal, idempotent: true });
+   * ```
+   */
+  request<T = unknown>(driver: string, payload: unknown, options?: RequestOptions): Promise<T> {
+    const node = this.drivers.get(driver);
+    if (node === undefined) {
+      const known = [...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ');
+      return Promise.reject(new RangeError(`driver must be one of ${known}, got ${JSON.stringify(driver)}`));
+    }
+    let opts: ReturnType<typeof validateRequestOptions>;
+    try {
+      opts = validateRequestOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const name = node.driver.name;
+    if (this.gaveUpReason !== undefined) {
+      return Promise.reject(new UmdError('GAVE_UP', `the supervision tree gave up: ${this.gaveUpReason}`, { driver: name, reason: this.gaveUpReason }));
+    }
+    if (!this.accepting) return Promise.reject(new UmdError('STOPPED', `manager is stopping; request to "${name}" refused`, { driver: name }));
+    if (opts.signal?.aborted) {
+      return Promise.reject(new UmdError('ABORTED', `request to "${name}" aborted before it was sent`, { driver: name, reason: String(opts.signal.reason) }));
+    }
+    if (node.queue.length >= node.driver.maxQueue) {
+      return Promise.reject(new UmdError('QUEUE_FULL', `queue of "${name}" is full (maxQueue ${node.driver.maxQueue})`, { driver: name }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const now = this.clock.now();
+      const timeoutMs = opts.timeoutMs ?? node.driver.requestTimeoutMs;
+      const request = new PendingRequest(
+        nanoid(12), name, opts.method, payload, now + timeoutMs, opts.idempotent, now,
+        resolve as (value: unknown) => void, reject,
+        (settled, code) => this.onSettled(settled, code),
+      );
+      this.pendingCount++;
+      this.deadlines.add(request);
+      if (opts.signal) request.watchAbort(opts.signal, () => this.abort(request, node, opts.signal!));
+      node.enqueue(request);
+    });
+  }
+
+  /**
+   * The whole tree right now: supervisors, drivers and instances with state, pid, generation,
+   * restarts, queued and in-flight counts.
+   *
+   * @example
+   * ```ts
+   * for (const driver of manager.snapshot().children) console.log(driver.name, driver.state, driver.queued);
+   * ```
+   */
+  snapshot(): TreeSnapshot {
+    return snapshotTree(this.root, this.gaveUpReason);
+  }
+
+  /**
+   * Calls `listener` for every lifecycle and request event; returns the unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const off = manager.subscribe((e) => { if (e.type === 'restart') console.log(e.child, e.reason); });
+   * off();
+   * ```
+   */
+  subscribe(listener: ManagerListener): () => void {
+    return this.hub.subscribe(listener);
+  }
+
+  /**
+   * Unloads a driver's image and loads it again (the kernel selftest's rmmod + on-demand reload):
+   * the extracted directory is removed, each instance says bye (finishing its in-flight work) and
+   * starts again from a freshly extracted, re-verified image. Queued requests wait and are served.
+   *
+   * @example
+   * ```ts
+   * await manager.reload('sample');
+   * await manager.request('sample', '0'); // answered by a handler from the new extraction
+   * ```
+   */
+  async reload(driver: string): Promise<void> {
+    const node = this.drivers.get(driver);
+    if (node === undefined) throw new RangeError(`driver must be one of ${[...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(driver)}`);
+    await node.reload();
+  }
+
+  /**
+   * Stops gracefully: refuses new requests, lets queued and in-flight ones finish for up to
+   * `drainMs` (default 5000; 0 = reject them at once with STOPPED), says `bye` to every handler,
+   * waits its `shutdownMs`, SIGKILLs the group, and removes every extracted image.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => manager.stop({ drainMs: 10_000 }));
+   * ```
+   */
+  stop(options?: StopOptions): Promise<void> {
+    let drainMs: number;
+    try {
+      drainMs = validateStopOptions(options).drainMs;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.stopping ??= this.shutdown(drainMs);
+    return this.stopping;
+  }
+
+  /** True once the tree gave up or stop() was called. */
+  get stopped(): boolean {
+    return !this.accepting;
+  }
+
+  private async shutdown(drainMs: number): Promise<void> {
+    this.accepting = false;
+    if (drainMs > 0 && this.pendingCount > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(resolve, drainMs);
+        this.drainWaiter = () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.drainWaiter = undefined;
+    }
+    this.rejectAll('STOPPED', 'manager stopped before the request finished');
+    await this.settleStop();
+  }
+
+  /** Stops every process and removes every image (idempotent). */
+  private async settleStop(): Promise<void> {
+    this.accepting = false;
+    await this.root.node.stop();
+    await Promise.all([...this.drivers.values()].map((node) => node.unload()));
+    this.deadlines.clear();
+    this.hub.emit({ type: 'stopped', at: this.clock.now() });
+  }
+
+  private gaveUp(reason: string): void {
+    if (this.gaveUpReason !== undefined) return;
+    this.gaveUpReason = reason;
+    this.accepting = false;
+    this.hub.emit({ type: 'gave-up', supervisor: this.root.spec.name, reason, at: this.clock.now() });
+    this.rejectAll('GAVE_UP', `the supervision tree gave up: ${reason}`);
+    void this.settleStop();
+  }
+
+  private rejectAll(code: 'STOPPED' | 'GAVE_UP', message: string): void {
+    for (const node of this.drivers.values()) {
+      for (const request of [...node.pending()]) {
+        request.instance?.cancel(request);
+        request.fail(code, `${message} (request ${request.id} to "${node.driver.name}")`, { reason: code === 'GAVE_UP' ? this.gaveUpReason : undefined });
+      }
+    }
+  }
+
+  private onSettled(request: PendingRequest, code: 'OK' | UmdError['code']): void {
+    this.deadlines.remove(request);
+    this.drivers.get(request.driver)?.queue.remove(request);
+    this.pendingCount--;
+    if (this.hub.active) {
+      const at = this.clock.now();
+      this.hub.emit({ type: 'request', driver: request.driver, request: request.id, outcome: code, latencyMs: at - request.startedAt, at });
+    }
+    if (this.pendingCount === 0) this.drainWaiter?.();
+  }
+
+  private expire(request: PendingRequest): void {
+    const instance = request.instance;
+    const timeoutMs = Math.round(request.deadline - request.startedAt);
+    if (instance !== undefined && request.wireId !== 0) {
+      const proc = instance.proc;
+      instance.cancel(request);
+      request.fail('TIMEOUT', `request ${request.id} to "${request.driver}" timed out after ${timeoutMs} ms in flight; the handler is presumed hung and is restarted`, {
+        instance: instance.id,
+        generation: proc?.generation,
+      });
+      instance.markFaulty(`request deadline of ${timeoutMs} ms passed`, proc);
+      return;
+    }
+    request.fail('TIMEOUT', `request ${request.id} to "${request.driver}" timed out after ${timeoutMs} ms waiting in the queue`);
+  }
+
+  private abort(request: PendingRequest, node: DriverNode, signal: AbortSignal): void {
+    const instance = request.instance;
+    const sent = instance !== undefined && request.wireId !== 0;
+    if (sent) instance.cancel(request);
+    request.fail('ABORTED', `request ${request.id} to "${node.driver.name}" aborted ${sent ? 'after it was sent (cancel sent to the handler)' : 'before it was sent'}`, {
+      reason: signal.reason instanceof Error ? signal.reason.message : String(signal.reason),
+    });
+  }
+}
+

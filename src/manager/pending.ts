@@ -1,0 +1,68 @@
+import { UmdError, type UmdErrorCode, type UmdErrorDetails } from '../errors.js';
+import type { InstanceRuntime } from './instance.js';
+
+/**
+ * One accepted request, from `manager.request()` until it settles. It settles exactly once: every
+ * path (answer, crash, deadline, abort, stop, give-up) goes through `resolve`/`fail`, and the second
+ * call of either is a no-op — that is the guarantee, so it lives in one place.
+ */
+export class PendingRequest {
+  /** True while waiting in its driver's queue (maintained by the queue only). */
+  queued = false;
+  /** Wire id while in flight on some process (0 = not sent). */
+  wireId = 0;
+  /** The instance it is in flight on, if any. */
+  instance: InstanceRuntime | undefined;
+  /** Times it was in flight on a handler that crashed (poison-pill detection). */
+  crashes = 0;
+  /** Times it was sent again after a crash (idempotent retries). */
+  retries = 0;
+  /** Index in the deadline heap, -1 when not in it. */
+  heapIndex = -1;
+  settled = false;
+  private abortListener: (() => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly driver: string,
+    readonly method: string | undefined,
+    readonly payload: unknown,
+    readonly deadline: number,
+    readonly idempotent: boolean,
+    readonly startedAt: number,
+    private readonly onResolve: (value: unknown) => void,
+    private readonly onReject: (error: UmdError) => void,
+    private readonly onSettled: (request: PendingRequest, code: UmdErrorCode | 'OK') => void,
+  ) {}
+
+  /** Registers the abort listener (kept so it can be removed on settle: no leak per request). */
+  watchAbort(signal: AbortSignal, onAbort: () => void): void {
+    this.abortListener = onAbort;
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.signal = signal;
+  }
+  private signal: AbortSignal | undefined;
+
+  resolve(value: unknown): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.onResolve(value);
+    this.onSettled(this, 'OK');
+    return true;
+  }
+
+  fail(code: UmdErrorCode, message: string, details: UmdErrorDetails = {}): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.onReject(new UmdError(code, message, { driver: this.driver, request: this.id, ...details }));
+    this.onSettled(this, code);
+    return true;
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.signal && this.abortListener) this.signal.removeEventListener('abort', this.abortListener);
+    this.abortListener = undefined;
+    this.signal = undefined;
+  }
+}

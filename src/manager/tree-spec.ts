@@ -1,0 +1,125 @@
+import { defineDriver, validateBackoff, type BackoffOptions, type Driver, type DriverOptions } from './driver.js';
+import { knownKeys, oneOf, plainObject, positiveInteger, nonNegativeInteger, matching } from '../util/options.js';
+
+/** How a supervisor restarts its children after one of them crashes. */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'pool';
+
+/** At most `maxRestarts` restarts within `periodMs`; past it the supervisor gives up and escalates. */
+export interface Intensity {
+  maxRestarts: number;
+  periodMs: number;
+}
+
+/** Everything `supervisor()` accepts. */
+export interface SupervisorOptions {
+  /** Name shown in snapshots, events and errors (default `root` for the top, else `supervisor`). */
+  name?: string;
+  /** Restart strategy (default `one_for_one`). */
+  strategy?: Strategy;
+  /** Restart intensity (default 3 restarts in 5000 ms). */
+  intensity?: Intensity;
+  /** Intensity for crashes while starting, counted apart so a child that cannot start fails fast (default 3 in 60000 ms). */
+  startIntensity?: Intensity;
+  /** Backoff for children that do not set their own. */
+  backoff?: BackoffOptions;
+  /** Restart type of this supervisor as a child of another (default `permanent`). */
+  restart?: 'permanent' | 'transient' | 'temporary';
+  /** Children, started in order and stopped in reverse order: drivers or supervisors. */
+  children: Array<Driver | DriverOptions | SupervisorSpec>;
+}
+
+/** A validated supervisor, ready to be given to `createManager({ tree })` or nested in another. */
+export interface SupervisorSpec {
+  readonly kind: 'supervisor';
+  readonly name: string;
+  readonly strategy: Strategy;
+  readonly intensity: Intensity;
+  readonly startIntensity: Intensity;
+  readonly backoff: BackoffOptions;
+  readonly restart: 'permanent' | 'transient' | 'temporary';
+  readonly children: ReadonlyArray<Driver | SupervisorSpec>;
+}
+
+const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one', 'pool'] as const;
+const KNOWN = ['kind', 'name', 'strategy', 'intensity', 'startIntensity', 'backoff', 'restart', 'children'] as const;
+
+/**
+ * Declares a supervisor: a strategy over ordered children, with restart intensity and backoff.
+ * Supervisors nest; names must be unique among drivers of one tree.
+ *
+ * @example
+ * ```ts
+ * const tree = supervisor({
+ *   name: 'parsers',
+ *   strategy: 'rest_for_one',
+ *   intensity: { maxRestarts: 5, periodMs: 10_000 },
+ *   children: [tokenizer, parser],
+ * });
+ * const manager = await createManager({ tree });
+ * ```
+ */
+export function supervisor(options: SupervisorOptions): SupervisorSpec {
+  return validateSupervisor(options, 'options', 'supervisor');
+}
+
+/** Validates one supervisor at `path` (used for nested specs so errors name the full path). */
+export function validateSupervisor(options: unknown, path: string, defaultName: string): SupervisorSpec {
+  const o = plainObject(path, options);
+  knownKeys(path, o, KNOWN);
+  const name = o.name === undefined ? defaultName : matching(`${path}.name`, o.name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a name of 1-64 letters, digits, ".", "_" or "-"');
+  const strategy = o.strategy === undefined ? 'one_for_one' : oneOf(`${path}.strategy`, o.strategy, STRATEGIES);
+  const intensity = o.intensity === undefined ? { maxRestarts: 3, periodMs: 5000 } : validateIntensity(`${path}.intensity`, o.intensity);
+  const startIntensity = o.startIntensity === undefined ? { maxRestarts: 3, periodMs: 60_000 } : validateIntensity(`${path}.startIntensity`, o.startIntensity);
+  const restart = o.restart === undefined ? 'permanent' : oneOf(`${path}.restart`, o.restart, ['permanent', 'transient', 'temporary'] as const);
+  const backoff = o.backoff === undefined ? {} : validateBackoff(`${path}.backoff`, o.backoff);
+  if (!Array.isArray(o.children)) throw new TypeError(`${path}.children must be an array, got ${typeof o.children}`);
+  if (o.children.length === 0) throw new RangeError(`${path}.children must not be empty, got 0 children`);
+  const children = o.children.map((child: unknown, i: number) => {
+    const childPath = `${path}.children[${i}]`;
+    const c = plainObject(childPath, child);
+    if (c.kind === 'supervisor') return validateSupervisor(c, childPath, `${name}.${i}`);
+    try {
+      return c.kind === 'driver' ? (c as unknown as Driver) : defineDriver(c as unknown as DriverOptions);
+    } catch (err) {
+      // Re-point the message at the child's path: `options.children[1].maxQueue must be ...`.
+      if (err instanceof TypeError || err instanceof RangeError) {
+        const Ctor = err instanceof TypeError ? TypeError : RangeError;
+        throw new Ctor(err.message.replace(/^options/, childPath));
+      }
+      throw err;
+    }
+  });
+  if (strategy === 'pool') {
+    if (children.length !== 1 || children[0]!.kind !== 'driver') {
+      throw new RangeError(`${path}.children must hold exactly one driver for strategy "pool", got ${children.length} child(ren)`);
+    }
+  }
+  return Object.freeze({ kind: 'supervisor' as const, name, strategy, intensity, startIntensity, backoff, restart, children: Object.freeze(children) });
+}
+
+function validateIntensity(path: string, value: unknown): Intensity {
+  const o = plainObject(path, value);
+  knownKeys(path, o, ['maxRestarts', 'periodMs']);
+  return {
+    maxRestarts: nonNegativeInteger(`${path}.maxRestarts`, o.maxRestarts),
+    periodMs: positiveInteger(`${path}.periodMs`, o.periodMs),
+  };
+}
+
+/** Every driver in a tree, in start order, and a check that their names are unique. */
+export function driversOf(tree: SupervisorSpec): Driver[] {
+  const out: Driver[] = [];
+  const walk = (node: SupervisorSpec) => {
+    for (const child of node.children) {
+      if (child.kind === 'supervisor') walk(child);
+      else {
+        if (out.some((d) => d.name === child.name)) {
+          throw new RangeError(`driver names must be unique in a tree, got "${child.name}" twice`);
+        }
+        out.push(child);
+      }
+    }
+  };
+  walk(tree);
+  return out;
+}

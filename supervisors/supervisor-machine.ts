@@ -1,0 +1,347 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { recordRestart, type IntensityLimit } from './intensity.js';
+import { affectedChildren, shouldRestart, stopOrder, type RestartType, type Strategy } from './strategy.js';
+
+/**
+ * The decisions of one supervisor, as an xstate actor so the tree can be inspected and drawn.
+ * It decides only — restart these children, retire that one, give up — and the runtime
+ * (`tree.ts`) carries the decisions out through the injected actions.
+ */
+
+/**
+ * The default limit for crashes while starting: a child that cannot even start is given up on
+ * after a few tries instead of looping on its backoff for ever.
+ *
+ * @example
+ * ```ts
+ * createActor(supervisorMachine, { input: { ...settings, startIntensity: DEFAULT_START_INTENSITY } });
+ * ```
+ */
+export const DEFAULT_START_INTENSITY: Readonly<IntensityLimit> = Object.freeze({ maxRestarts: 3, periodMs: 60_000 });
+
+/**
+ * One child as its supervisor sees it.
+ *
+ * @example
+ * ```ts
+ * const child: SupervisorChildSpec = { id: 'png#0', restart: 'permanent' };
+ * ```
+ */
+export interface SupervisorChildSpec {
+  id: string;
+  restart: RestartType;
+}
+
+/**
+ * What a supervisor machine is started with.
+ *
+ * @example
+ * ```ts
+ * const input: SupervisorInput = {
+ *   name: 'root', strategy: 'one_for_one', intensity: { maxRestarts: 3, periodMs: 5_000 },
+ *   children: [{ id: 'png#0', restart: 'permanent' }],
+ * };
+ * ```
+ */
+export interface SupervisorInput {
+  name: string;
+  strategy: Strategy;
+  intensity: IntensityLimit;
+  /** The stricter limit for crashes while starting (default {@link DEFAULT_START_INTENSITY}). */
+  startIntensity?: IntensityLimit;
+  /** In start order. */
+  children: SupervisorChildSpec[];
+}
+
+/**
+ * A supervisor's memory: plain data (the intensity windows are timestamp arrays).
+ *
+ * @example
+ * ```ts
+ * const { restarts, lastReason } = actor.getSnapshot().context;
+ * ```
+ */
+export interface SupervisorContext {
+  name: string;
+  strategy: Strategy;
+  intensity: IntensityLimit;
+  startIntensity: IntensityLimit;
+  children: SupervisorChildSpec[];
+  /** Restarts in service within the intensity period (pruned). */
+  serviceWindow: number[];
+  /** Restarts after failed starts within the start period (pruned). */
+  startWindow: number[];
+  /** Restart decisions made: one per crash answered with a restart, whatever the strategy. */
+  restarts: number;
+  /** Why the last child ended (or failed to start), for snapshots. */
+  lastReason: string | null;
+  /** Why this supervisor gave up, once it has. */
+  failure: string | null;
+}
+
+/**
+ * Events a supervisor machine accepts.
+ *
+ * @example
+ * ```ts
+ * actor.send({ type: 'CHILD_EXITED', childIndex: 1, normal: false, phase: 'service', at: 1_200, reason: 'killed by SIGSEGV' });
+ * ```
+ */
+export type SupervisorEvent =
+  /** Every child is up (or being started in order by the runtime). */
+  | { type: 'CHILDREN_STARTED' }
+  /** A child could not be started at all: the supervisor fails to start. */
+  | { type: 'CHILD_START_FAILED'; childIndex: number; reason: string }
+  /** A child ended; `phase: 'start'` when it never got to ready. */
+  | { type: 'CHILD_EXITED'; childIndex: number; normal: boolean; phase: 'start' | 'service'; at: number; reason: string }
+  /** A child supervisor gave up: for this supervisor that child ended abnormally. */
+  | { type: 'CHILD_ESCALATED'; childIndex: number; reason: string; at: number }
+  | { type: 'STOP' };
+
+/**
+ * Params of the injected `restartChildren` action.
+ *
+ * @example
+ * ```ts
+ * restartChildren: (_, { indices, crashedIndex }: RestartOrder) => indices.forEach((i) => children[i].restart()),
+ * ```
+ */
+export interface RestartOrder {
+  /** The children to restart, in start order. */
+  indices: number[];
+  /** The child whose crash caused it (the others are restarted as siblings). */
+  crashedIndex: number;
+  reason: string;
+}
+
+/** A child's end, whichever event reported it. */
+interface ChildEnd {
+  childIndex: number;
+  normal: boolean;
+  phase: 'start' | 'service';
+  at: number;
+  reason: string;
+}
+
+function childEndOf(event: SupervisorEvent): ChildEnd | null {
+  if (event.type === 'CHILD_EXITED') return event;
+  if (event.type === 'CHILD_ESCALATED') {
+    return { childIndex: event.childIndex, normal: false, phase: 'service', at: event.at, reason: event.reason };
+  }
+  return null;
+}
+
+/** Where a child's end is counted: failed starts in their own, stricter window. */
+function judge(context: SupervisorContext, end: ChildEnd) {
+  const atStart = end.phase === 'start';
+  const limit = atStart ? context.startIntensity : context.intensity;
+  const verdict = recordRestart(atStart ? context.startWindow : context.serviceWindow, end.at, limit);
+  const what = atStart ? 'failed starts' : 'restarts';
+  return {
+    ...verdict,
+    atStart,
+    failure: `${context.name}: more than ${limit.maxRestarts} ${what} in ${limit.periodMs} ms (last: ${end.reason})`,
+  };
+}
+
+function notProvided(name: string): Error {
+  return new Error(`not provided: ${name} (give it with supervisorMachine.provide(...))`);
+}
+
+/**
+ * The machine of one supervisor.
+ *
+ * States: `starting` → `running` → `stopping` → `stopped`, or `failed` (gave up, final).
+ * Injected: actions `restartChildren`, `retireChild`, `stopAllChildren`, `escalate`; actor
+ * `stopChildren`.
+ *
+ * @example
+ * ```ts
+ * const actor = createActor(supervisorMachine.provide({ actions: { restartChildren, retireChild, stopAllChildren, escalate }, actors: { stopChildren } }), {
+ *   input: { name: 'root', strategy: 'rest_for_one', intensity: { maxRestarts: 3, periodMs: 5_000 }, children },
+ * }).start();
+ * actor.send({ type: 'CHILDREN_STARTED' });
+ * actor.send({ type: 'CHILD_EXITED', childIndex: 0, normal: false, phase: 'service', at: 100, reason: 'exit 1' });
+ * // → restartChildren({ indices: [0, 1, ...], crashedIndex: 0, reason: 'exit 1' })
+ * ```
+ */
+export const supervisorMachine = setup({
+  types: {
+    input: {} as SupervisorInput,
+    context: {} as SupervisorContext,
+    events: {} as SupervisorEvent,
+  },
+  // Placeholders: a runtime that forgot one fails loudly, naming what is missing.
+  actors: {
+    stopChildren: fromPromise<void, { order: number[] }>(async () => {
+      throw notProvided('stopChildren');
+    }),
+  },
+  actions: {
+    restartChildren: (_args, _params: RestartOrder) => {
+      throw notProvided('restartChildren');
+    },
+    /** Not restarted, by its restart type: the child is left stopped. */
+    retireChild: (_args, _params: { childIndex: number }) => {
+      throw notProvided('retireChild');
+    },
+    /** Stop every child, in reverse start order, without waiting (we are giving up). */
+    stopAllChildren: (_args, _params: { order: number[] }) => {
+      throw notProvided('stopAllChildren');
+    },
+    /** Tell the parent supervisor (or the manager, for the root) that this one gave up. */
+    escalate: (_args, _params: { reason: string }) => {
+      throw notProvided('escalate');
+    },
+
+    // The steps below read the ended child from CHILD_EXITED or CHILD_ESCALATED alike.
+    noteReason: assign(({ context, event }) => ({ lastReason: childEndOf(event)?.reason ?? context.lastReason })),
+    noteGivingUp: assign(({ context, event }) => {
+      const end = childEndOf(event);
+      return end === null ? {} : { failure: judge(context, end).failure };
+    }),
+    countRestart: assign(({ context, event }) => {
+      const end = childEndOf(event);
+      if (end === null) return {};
+      const verdict = judge(context, end);
+      return {
+        restarts: context.restarts + 1,
+        ...(verdict.atStart ? { startWindow: verdict.window } : { serviceWindow: verdict.window }),
+      };
+    }),
+  },
+  guards: {
+    isUnknownChild: ({ context, event }) => {
+      const end = childEndOf(event);
+      return end === null || context.children[end.childIndex] === undefined;
+    },
+    isNotRestarted: ({ context, event }) => {
+      const end = childEndOf(event);
+      const child = end === null ? undefined : context.children[end.childIndex];
+      return end !== null && child !== undefined && !shouldRestart(child.restart, end);
+    },
+    exceedsIntensity: ({ context, event }) => {
+      const end = childEndOf(event);
+      return end !== null && judge(context, end).exceeded;
+    },
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => ({
+    name: input.name,
+    strategy: input.strategy,
+    intensity: { ...input.intensity },
+    startIntensity: { ...(input.startIntensity ?? DEFAULT_START_INTENSITY) },
+    children: input.children.map((child) => ({ ...child })),
+    serviceWindow: [],
+    startWindow: [],
+    restarts: 0,
+    lastReason: null,
+    failure: null,
+  }),
+  initial: 'starting',
+  states: {
+    starting: {
+      on: {
+        CHILDREN_STARTED: { target: 'running' },
+        CHILD_START_FAILED: {
+          target: 'failed',
+          actions: [
+            assign(({ context, event }) => ({
+              lastReason: event.reason,
+              failure: `${context.name}: child ${context.children[event.childIndex]?.id ?? `#${event.childIndex}`} failed to start (${event.reason})`,
+            })),
+            // Children started before the one that failed must not be left running.
+            { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
+          ],
+        },
+        STOP: { target: 'stopping' },
+      },
+    },
+    running: {
+      on: {
+        CHILD_EXITED: [
+          { guard: 'isUnknownChild' },
+          {
+            guard: 'isNotRestarted',
+            actions: ['noteReason', { type: 'retireChild', params: ({ event }) => ({ childIndex: event.childIndex }) }],
+          },
+          {
+            guard: 'exceedsIntensity',
+            target: 'failed',
+            actions: [
+              'noteReason',
+              'noteGivingUp',
+              { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
+            ],
+          },
+          {
+            actions: [
+              'noteReason',
+              'countRestart',
+              {
+                type: 'restartChildren',
+                params: ({ context, event }) => ({
+                  indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
+                  crashedIndex: event.childIndex,
+                  reason: event.reason,
+                }),
+              },
+            ],
+          },
+        ],
+        // A child supervisor giving up is, to us, that child ending abnormally: same handling
+        // (so only a temporary child supervisor is left alone).
+        CHILD_ESCALATED: [
+          { guard: 'isUnknownChild' },
+          {
+            guard: 'isNotRestarted',
+            actions: ['noteReason', { type: 'retireChild', params: ({ event }) => ({ childIndex: event.childIndex }) }],
+          },
+          {
+            guard: 'exceedsIntensity',
+            target: 'failed',
+            actions: [
+              'noteReason',
+              'noteGivingUp',
+              { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
+            ],
+          },
+          {
+            actions: [
+              'noteReason',
+              'countRestart',
+              {
+                type: 'restartChildren',
+                params: ({ context, event }) => ({
+                  indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
+                  crashedIndex: event.childIndex,
+                  reason: event.reason,
+                }),
+              },
+            ],
+          },
+        ],
+        STOP: { target: 'stopping' },
+      },
+    },
+    stopping: {
+      invoke: {
+        src: 'stopChildren',
+        input: ({ context }) => ({ order: stopOrder(context.children.length) }),
+        onDone: { target: 'stopped' },
+        // Whatever went wrong while stopping, the supervisor is stopped: never stuck here.
+        onError: { target: 'stopped' },
+      },
+    },
+    stopped: {
+      type: 'final',
+    },
+    failed: {
+      // Final, so a parent restarting this supervisor starts a fresh actor with fresh windows.
+      type: 'final',
+      entry: { type: 'escalate', params: ({ context }) => ({ reason: context.failure ?? `${context.name}: gave up` }) },
+    },
+  },
+  output: ({ context }) => ({ failure: context.failure }),
+});

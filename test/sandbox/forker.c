@@ -1,0 +1,146 @@
+/*
+ * A hostile exec handler: says hello, and for every request tries to have 200 children alive at
+ * once (a bounded fork bomb), then releases them and answers {"forked": n, "errno": e, "uid": u}.
+ * Exits 0 on EOF or bye. Hand-written CBOR as in test/fixtures/c/tiny-handler.c.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILDREN 200
+
+static int read_all(uint8_t *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(0, buf + got, n - got);
+    if (r == 0) return got == 0 ? 0 : -1;
+    if (r < 0) { if (errno == EINTR) continue; return -1; }
+    got += (size_t)r;
+  }
+  return 1;
+}
+
+static int write_all(const uint8_t *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(1, buf, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static size_t put_head(uint8_t *out, int major, uint64_t arg) {
+  uint8_t m = (uint8_t)(major << 5);
+  if (arg < 24) { out[0] = m | (uint8_t)arg; return 1; }
+  if (arg <= 0xff) { out[0] = m | 24; out[1] = (uint8_t)arg; return 2; }
+  if (arg <= 0xffff) { out[0] = m | 25; out[1] = (uint8_t)(arg >> 8); out[2] = (uint8_t)arg; return 3; }
+  out[0] = m | 26;
+  for (int i = 0; i < 4; i++) out[1 + i] = (uint8_t)(arg >> (24 - 8 * i));
+  return 5;
+}
+
+static size_t put_text(uint8_t *out, const char *s) {
+  size_t n = strlen(s), h = put_head(out, 3, n);
+  memcpy(out + h, s, n);
+  return h + n;
+}
+
+static int send_frame(const uint8_t *body, size_t n) {
+  uint8_t head[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+  return write_all(head, 4) || write_all(body, n);
+}
+
+/* A CBOR head at *p: major type and argument (any length); 0 when the frame ends first. */
+static int get_head(const uint8_t **p, const uint8_t *end, int *major, uint64_t *arg) {
+  if (*p >= end) return 0;
+  uint8_t ib = *(*p)++;
+  int ai = ib & 31, n = ai < 24 ? 0 : ai == 24 ? 1 : ai == 25 ? 2 : ai == 26 ? 4 : ai == 27 ? 8 : -1;
+  *major = ib >> 5;
+  if (n < 0 || end - *p < n) return 0;
+  *arg = ai < 24 ? (uint64_t)ai : 0;
+  while (n-- > 0) *arg = (*arg << 8) | *(*p)++;
+  return 1;
+}
+
+/* Reads "t" and "id" of a top-level map; stops at the first other key ("m" and "p" come after them). */
+static void scan(const uint8_t *p, const uint8_t *end, uint64_t *id, int *is_req, int *is_bye) {
+  int major;
+  uint64_t pairs, len, value;
+  if (!get_head(&p, end, &major, &pairs) || major != 5) return;
+  for (uint64_t i = 0; i < pairs; i++) {
+    if (!get_head(&p, end, &major, &len) || major != 3 || len > (uint64_t)(end - p)) return;
+    const uint8_t *key = p;
+    p += len;
+    if (len == 1 && key[0] == 't') {
+      if (!get_head(&p, end, &major, &value) || major != 3 || value > (uint64_t)(end - p)) return;
+      *is_req = value == 3 && memcmp(p, "req", 3) == 0;
+      *is_bye = value == 3 && memcmp(p, "bye", 3) == 0;
+      p += value;
+    } else if (len == 2 && key[0] == 'i' && key[1] == 'd') {
+      if (!get_head(&p, end, &major, &value) || major != 0) return;
+      *id = value;
+    } else {
+      return;
+    }
+  }
+}
+
+int main(void) {
+  uint8_t out[128];
+  size_t n = 0;
+  out[n++] = 0xa3;
+  n += put_text(out + n, "t"); n += put_text(out + n, "hello");
+  n += put_text(out + n, "v"); n += put_head(out + n, 0, 1);
+  n += put_text(out + n, "pid"); n += put_head(out + n, 0, (uint64_t)getpid());
+  if (send_frame(out, n)) return 1;
+
+  for (;;) {
+    uint8_t head[4];
+    int r = read_all(head, 4);
+    if (r == 0) return 0;
+    if (r < 0) return 1;
+    uint32_t len = ((uint32_t)head[0] << 24) | ((uint32_t)head[1] << 16) | ((uint32_t)head[2] << 8) | head[3];
+    if (len == 0 || len > (1u << 20)) return 2;
+    uint8_t *body = malloc(len);
+    if (body == NULL || read_all(body, len) != 1) return 1;
+    uint64_t id = 0;
+    int is_req = 0, is_bye = 0;
+    scan(body, body + len, &id, &is_req, &is_bye);
+    free(body);
+    if (is_bye) return 0;
+    if (!is_req) continue;
+
+    int gate[2], forked = 0, failure = 0;
+    if (pipe(gate) != 0) return 1;
+    for (int i = 0; i < CHILDREN; i++) {
+      pid_t pid = fork();
+      if (pid < 0) { failure = errno; break; }
+      if (pid == 0) { /* wait until the parent closes the gate, then leave */
+        char c;
+        close(gate[1]);
+        while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+        _exit(0);
+      }
+      forked++;
+    }
+    close(gate[0]);
+    close(gate[1]);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
+
+    n = 0;
+    out[n++] = 0xa4;
+    n += put_text(out + n, "t"); n += put_text(out + n, "res");
+    n += put_text(out + n, "id"); n += put_head(out + n, 0, id);
+    n += put_text(out + n, "ok"); out[n++] = 0xf5;
+    n += put_text(out + n, "p");
+    out[n++] = 0xa3;
+    n += put_text(out + n, "forked"); n += put_head(out + n, 0, (uint64_t)forked);
+    n += put_text(out + n, "errno"); n += put_head(out + n, 0, (uint64_t)failure);
+    n += put_text(out + n, "uid"); n += put_head(out + n, 0, (uint64_t)getuid());
+    if (send_frame(out, n)) return 1;
+  }
+}
