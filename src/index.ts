@@ -20,10 +20,10 @@ export {
   type ValidateContext,
   type StandardSchemaV1,
   type RestartType,
-  type SandboxLevel,
   type BackoffOptions,
 } from './manager/driver.js';
 export { sha256Hex, type Image } from './loader/image.js';
+export type { SandboxLevel, SandboxOption, SandboxOptions, SandboxLimits, LayerName } from './sandbox/index.js';
 export { createManager, Manager } from './manager/manager.js';
 export { supervisor, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';
 export type { ManagerOptions, RequestOptions, StopOptions } from './manager/options.js';

@@ -1,4 +1,5 @@
 import type { LoadedImage } from '../loader/extract.js';
+import type { PreparedSandbox } from '../sandbox/index.js';
 import type { HandlerProcess } from '../loader/spawn.js';
 import type { ResponseMessage } from '../protocol/messages.js';
 import type { Clock } from './clock.js';
@@ -13,8 +14,15 @@ import { checkAnswer } from './validate-answer.js';
 export interface DriverHost {
   readonly clock: Clock;
   readonly hub: EventHub;
-  load(driver: Driver): Promise<LoadedImage>;
-  spawn(driver: Driver, loaded: LoadedImage, instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess>;
+  /** Extracts the image and prepares its sandbox (once per load; every start reuses both). */
+  load(driver: Driver): Promise<LoadedDriver>;
+  spawn(driver: Driver, loaded: LoadedDriver, instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess>;
+}
+
+/** An extracted image and the sandbox planned for it. */
+export interface LoadedDriver {
+  image: LoadedImage;
+  sandbox: PreparedSandbox;
 }
 
 /**
@@ -25,7 +33,9 @@ export interface DriverHost {
 export class DriverNode {
   readonly instances: InstanceRuntime[] = [];
   readonly queue = new RequestQueue();
-  private loading: Promise<LoadedImage> | undefined;
+  private loading: Promise<LoadedDriver> | undefined;
+  /** Layers in force for the current load (for snapshots); undefined before the first load. */
+  sandboxLayers: string[] | undefined;
 
   constructor(readonly driver: Driver, private readonly host: DriverHost) {
     for (let i = 0; i < driver.instances + driver.spares; i++) {
@@ -42,11 +52,17 @@ export class DriverNode {
   }
 
   /** The extracted image, loaded on first need (and again after an unload). */
-  ensureLoaded(): Promise<LoadedImage> {
-    this.loading ??= this.host.load(this.driver).catch((err) => {
-      this.loading = undefined; // a failed load is retried by the next start, not cached
-      throw err;
-    });
+  ensureLoaded(): Promise<LoadedDriver> {
+    this.loading ??= this.host.load(this.driver).then(
+      (loaded) => {
+        this.sandboxLayers = loaded.sandbox.inForce;
+        return loaded;
+      },
+      (err) => {
+        this.loading = undefined; // a failed load is retried by the next start, not cached
+        throw err;
+      },
+    );
     return this.loading;
   }
 
@@ -54,7 +70,7 @@ export class DriverNode {
   async unload(): Promise<void> {
     const loading = this.loading;
     this.loading = undefined;
-    if (loading) await (await loading.catch(() => undefined))?.unload();
+    if (loading) await (await loading.catch(() => undefined))?.image.unload();
   }
 
   async spawn(instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess> {

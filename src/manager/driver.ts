@@ -1,4 +1,5 @@
 import type { Image } from '../loader/image.js';
+import { sandboxSettings, type SandboxOption, type SandboxSettings } from '../sandbox/index.js';
 import {
   knownKeys,
   matching,
@@ -42,8 +43,6 @@ export type Validator = StandardSchemaV1 | ((answer: unknown, context: ValidateC
 /** How a child is restarted (OTP's meaning). */
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
-/** Named sandbox levels; see the sandbox module for what each turns on. */
-export type SandboxLevel = 'none' | 'standard' | 'strict';
 
 /** Backoff between restarts of one instance. */
 export interface BackoffOptions {
@@ -76,8 +75,8 @@ export interface DriverOptions {
   heartbeatMs?: number | false;
   /** Checks every answer; a refused answer is `INVALID_RESPONSE` and the instance is restarted. */
   validate?: Validator;
-  /** Sandbox level or per-layer settings (default `'none'`). */
-  sandbox?: SandboxLevel | Record<string, unknown>;
+  /** Sandbox level or per-layer settings (default `'none'`); see docs/SECURITY.md. */
+  sandbox?: SandboxOption;
   /** Instances started for this driver (default 1; more makes a pool). */
   instances?: number;
   /** Pre-started instances that replace a crashed one without a cold start (default 0). */
@@ -102,7 +101,7 @@ export interface DriverOptions {
 export interface Driver extends Readonly<Required<Omit<DriverOptions, 'validate' | 'sandbox' | 'backoff'>>> {
   readonly kind: 'driver';
   readonly validate: Validator | undefined;
-  readonly sandbox: SandboxLevel | Record<string, unknown>;
+  readonly sandbox: SandboxSettings;
   readonly backoff: BackoffOptions;
 }
 
@@ -154,9 +153,7 @@ export function defineDriver(options: DriverOptions): Driver {
     return [...(value as string[])];
   }, [] as string[]);
   const backoff = optional('backoff', validateBackoff, {} as BackoffOptions);
-  const sandbox = o.sandbox === undefined ? 'none' : typeof o.sandbox === 'string'
-    ? oneOf('options.sandbox', o.sandbox, ['none', 'standard', 'strict'] as const)
-    : plainObject('options.sandbox', o.sandbox);
+  const sandbox = sandboxSettings(o.sandbox ?? 'none', 'options.sandbox');
 
   return Object.freeze({
     kind: 'driver' as const,

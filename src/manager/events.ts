@@ -14,7 +14,7 @@ export type ManagerEvent =
   | { type: 'gave-up'; supervisor: string; reason: string; at: number }
   | { type: 'request'; driver: string; request: string; outcome: 'OK' | UmdErrorCode; latencyMs: number; at: number }
   | { type: 'log'; driver: string; instance: string; generation: number; pid: number; line: string; at: number }
-  | { type: 'sandbox'; driver: string; instance: string; dropped: string[]; reason: string; at: number }
+  | { type: 'sandbox'; driver: string; dropped: string[]; reason: string; at: number }
   | { type: 'stopped'; at: number };
 
 /** The `type` of a {@link ManagerEvent}. */

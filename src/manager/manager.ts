@@ -6,7 +6,9 @@ import { spawnHandler } from '../loader/spawn.js';
 import { SupervisorNode, type SupervisedChild, type TreeEnvironment } from '../../supervisors/tree.js';
 import { systemClock, type Clock } from './clock.js';
 import { DeadlineHeap } from './deadlines.js';
-import { DriverNode, type DriverHost } from './driver-node.js';
+import { DriverNode, type DriverHost, type LoadedDriver } from './driver-node.js';
+import { prepareSandbox } from '../sandbox/index.js';
+import type { Driver } from './driver.js';
 import { EventHub, type ManagerListener } from './events.js';
 import { PendingRequest } from './pending.js';
 import { validateManagerOptions, validateRequestOptions, validateStopOptions, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
@@ -67,9 +69,10 @@ export class Manager {
     const host: DriverHost = {
       clock: this.clock,
       hub: this.hub,
-      load: (driver) => loadImage(driver.name, driver.image, { root: config.runtimeDir }),
+      load: (driver) => this.load(driver),
       spawn: (driver, loaded, instance, generation, signal) =>
-        spawnHandler(loaded, {
+        spawnHandler(loaded.image, {
+          launch: loaded.sandbox.launch,
           driver: driver.name,
           instance: instance.id,
           generation,
@@ -109,6 +112,25 @@ export class Manager {
       return { spec, node, children };
     };
     this.root = build(tree, true);
+  }
+
+  /**
+   * Extracts a driver's image and prepares its sandbox. A sandbox the host cannot provide fails
+   * the load (SANDBOX) — nothing is left extracted — unless the driver chose best effort, in which
+   * case what was dropped is reported as an event.
+   */
+  private async load(driver: Driver): Promise<LoadedDriver> {
+    const image = await loadImage(driver.name, driver.image, { root: this.config.runtimeDir, publicKeys: driver.sandbox.publicKeys });
+    try {
+      const sandbox = await prepareSandbox(driver.sandbox, { kind: image.image.kind, dir: image.dir, file: image.file });
+      if (sandbox.dropped.length > 0) {
+        this.hub.emit({ type: 'sandbox', driver: driver.name, dropped: sandbox.dropped.map((d) => d.layer), reason: sandbox.reason ?? 'dropped', at: this.clock.now() });
+      }
+      return { image, sandbox };
+    } catch (err) {
+      await image.unload();
+      throw err;
+    }
   }
 
   /** @internal */

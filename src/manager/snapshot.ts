@@ -22,6 +22,8 @@ export interface SnapshotNode {
   strategy?: string;
   /** Instances: a warm spare that takes no requests until promoted. */
   spare?: boolean;
+  /** Drivers: the sandbox layers in force for the loaded image. */
+  sandbox?: string[];
   /** Instances: how the last process ended. */
   lastExit?: { code: number | null; signal: string | null; reason: string } | undefined;
   children?: SnapshotNode[];
@@ -81,6 +83,7 @@ function driverNode(node: DriverNode): SnapshotNode {
     restarts: instances.reduce((n, i) => n + i.restarts, 0),
     queued: node.queue.length,
     inFlight: instances.reduce((n, i) => n + i.inFlight, 0),
+    ...(node.sandboxLayers === undefined ? {} : { sandbox: [...node.sandboxLayers] }),
     children: instances,
   };
 }
