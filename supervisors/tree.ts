@@ -219,10 +219,14 @@ export class SupervisorNode implements SupervisedChild {
   private escalate(reason: string): void {
     const at = this.env.now();
     this.env.onEscalate({ supervisor: this.name, reason, at });
-    void this.stopChildren().then(() => {
-      if (this.parent) this.parent.childEscalated(this, reason, at);
-      else this.onRootGaveUp(reason);
-    });
+    if (this.parent === undefined) {
+      // The root: the whole tree is lost. Said before the children stop, so that what is pending
+      // is rejected as GAVE_UP (the reason) rather than STOPPED (a consequence).
+      this.onRootGaveUp(reason);
+      return;
+    }
+    const parent = this.parent;
+    void this.stopChildren().then(() => parent.childEscalated(this, reason, at));
   }
 
   private stopChildrenPromise: Promise<void> | undefined;

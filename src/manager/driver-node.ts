@@ -53,6 +53,7 @@ export class DriverNode {
 
   /** The extracted image, loaded on first need (and again after an unload). */
   ensureLoaded(): Promise<LoadedDriver> {
+    if (this.closed) return Promise.reject(new Error(`driver "${this.driver.name}" is closed: the manager stopped`));
     this.loading ??= this.host.load(this.driver).then(
       (loaded) => {
         this.sandboxLayers = loaded.sandbox.inForce;
@@ -64,6 +65,15 @@ export class DriverNode {
       },
     );
     return this.loading;
+  }
+
+  /** Set by the manager's final stop: no load may start after it (it would outlive the unload). */
+  private closed = false;
+
+  /** The final unload: removes the image and refuses every later load. */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.unload();
   }
 
   /** Removes the extracted image (the kernel's rmmod); the next start loads it again. */
@@ -203,6 +213,17 @@ export class DriverNode {
   onInstanceState(instance: InstanceRuntime, from: string, to: string, context: { generation: number; pid: number | null }): void {
     this.hub.emit({ type: 'state', driver: this.driver.name, instance: instance.id, generation: context.generation, pid: context.pid, from, to, at: this.clock.now() });
     if (instance.available) this.dispatch();
+    else if (to === 'stopped' && this.retired) {
+      // Nothing will ever serve these: say so now rather than let them wait for their deadline.
+      for (const request of [...this.queue.drain()]) {
+        request.fail('STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`);
+      }
+    }
+  }
+
+  /** True when every instance was retired by its supervisor: the driver will never answer again. */
+  get retired(): boolean {
+    return this.instances.every((instance) => instance.retired);
   }
 
   /** Requests in flight across all instances. */

@@ -107,6 +107,7 @@ export class InstanceRuntime implements SupervisedChild {
     if (snapshot.status === 'done' || this.state === 'failed') {
       // A slot its supervisor had stopped: a fresh actor, generations continuing upwards.
       this.generationBase = Math.max(this.generationBase, snapshot.context.generation);
+      this.retired = false;
       this.createActor();
       this.actorStarted = true;
       this.actor.start();
@@ -119,8 +120,12 @@ export class InstanceRuntime implements SupervisedChild {
   }
 
   retire(): void {
+    this.retired = true;
     this.actor.send({ type: 'RETIRE' });
   }
+
+  /** True once its supervisor decided never to restart it (temporary, or transient after a normal exit). */
+  retired = false;
 
   giveUp(reason: string): void {
     this.actor.send({ type: 'GIVE_UP', reason });

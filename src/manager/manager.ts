@@ -181,6 +181,9 @@ export class Manager {
       return Promise.reject(new UmdError('GAVE_UP', `the supervision tree gave up: ${this.gaveUpReason}`, { driver: name, reason: this.gaveUpReason }));
     }
     if (!this.accepting) return Promise.reject(new UmdError('STOPPED', `manager is stopping; request to "${name}" refused`, { driver: name }));
+    if (node.retired) {
+      return Promise.reject(new UmdError('STOPPED', `driver "${name}" has no instance left (its ${node.driver.restart} handler exited and is not restarted)`, { driver: name }));
+    }
     if (opts.signal?.aborted) {
       return Promise.reject(new UmdError('ABORTED', `request to "${name}" aborted before it was sent`, { driver: name, reason: String(opts.signal.reason) }));
     }
@@ -287,14 +290,18 @@ export class Manager {
     await this.settleStop();
   }
 
-  /** Stops every process and removes every image (idempotent). */
-  private async settleStop(): Promise<void> {
-    this.accepting = false;
-    await this.root.node.stop();
-    await Promise.all([...this.drivers.values()].map((node) => node.unload()));
-    this.deadlines.clear();
-    this.hub.emit({ type: 'stopped', at: this.clock.now() });
+  /** Stops every process and removes every image; one run however often it is asked for. */
+  private settleStop(): Promise<void> {
+    this.settling ??= (async () => {
+      this.accepting = false;
+      await this.root.node.stop();
+      await Promise.all([...this.drivers.values()].map((node) => node.close()));
+      this.deadlines.clear();
+      this.hub.emit({ type: 'stopped', at: this.clock.now() });
+    })();
+    return this.settling;
   }
+  private settling: Promise<void> | undefined;
 
   private gaveUp(reason: string): void {
     if (this.gaveUpReason !== undefined) return;
