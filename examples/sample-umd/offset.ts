@@ -5,13 +5,27 @@
  * is asked.
  */
 
-/** The reply size, and the first offset refused. */
+/**
+ * The reply size, and the first offset refused.
+ *
+ * @example
+ * ```ts
+ * new Uint8Array(SAMPLE_REPLY_BYTES); // what a handler answers
+ * ```
+ */
 export const SAMPLE_REPLY_BYTES = 128 * 1024;
 
 /** All zeros: compared with memcmp speed against each reply (128 KiB a request adds up). */
 const ZEROS = new Uint8Array(SAMPLE_REPLY_BYTES);
 
-/** Why a text was refused, with the errno the kernel would have returned. */
+/**
+ * Why a text was refused, with the errno the kernel would have returned.
+ *
+ * @example
+ * ```ts
+ * try { parseOffset('-1'); } catch (err) { if (err instanceof OffsetError) console.log(err.errno); } // EINVAL
+ * ```
+ */
 export class OffsetError extends Error {
   override readonly name = 'OffsetError';
   constructor(readonly errno: 'EINVAL' | 'ERANGE', message: string) {
@@ -20,7 +34,7 @@ export class OffsetError extends Error {
 }
 
 /**
- * Parses an offset as the kernel sample does: fewer than 8 characters, base 10 (`kstrtou32`: an
+ * Parses an offset as the kernel sample does: fewer than 8 bytes, base 10 (`kstrtou32`: an
  * optional leading `+`, digits only, one trailing newline allowed), value below 131072.
  *
  * @example
@@ -31,9 +45,14 @@ export class OffsetError extends Error {
  * ```
  */
 export function parseOffset(text: string): number {
-  if (text.length >= 8) throw new OffsetError('EINVAL', `offset text must be fewer than 8 characters, got ${text.length} (${JSON.stringify(text)})`);
+  // The kernel counts bytes (`datalen >= sizeof(offset_str)`), not UTF-16 code units.
+  const length = Buffer.byteLength(text, 'utf8');
+  if (length >= 8) throw new OffsetError('EINVAL', `offset text must be fewer than 8 bytes, got ${length} (${JSON.stringify(text)})`);
+  // `offset_str[datalen] = '\0'` then kstrtou32 on a C string: it ends at the first NUL written.
+  const nul = text.indexOf('\0');
+  const string = nul === -1 ? text : text.slice(0, nul);
   // kstrtou32: a single trailing newline is allowed; a leading '+' is allowed, '-' is not.
-  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const body = string.endsWith('\n') ? string.slice(0, -1) : string;
   const digits = body.startsWith('+') ? body.slice(1) : body;
   if (!/^[0-9]+$/.test(digits)) throw new OffsetError('EINVAL', `offset must be a base-10 unsigned integer, got ${JSON.stringify(text)}`);
   const value = Number(digits);
