@@ -27,5 +27,11 @@ export type { SandboxLevel, SandboxOption, SandboxOptions, SandboxLimits, LayerN
 export { createManager, Manager } from './manager/manager.js';
 export { supervisor, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';
 export type { ManagerOptions, RequestOptions, StopOptions } from './manager/options.js';
-export type { ManagerEvent, ManagerEventType, ManagerListener } from './manager/events.js';
+export type { ManagerEvent, ManagerEventType, ManagerListener, EventStreamOptions } from './manager/events.js';
+export { ManagerEventStream } from './manager/events.js';
 export type { SnapshotNode, TreeSnapshot } from './manager/snapshot.js';
+export { startService, Service, type ServiceOptions, type ServiceExit } from './service/service.js';
+export { connectService, ServiceClient, type ServiceClientOptions, type ServiceRequestOptions } from './service/client.js';
+export { loadConfig, type LoadedConfig } from './service/config.js';
+export { defaultSocketPath } from './service/socket-path.js';
+export * from './viz/index.js';

@@ -2,8 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UmdError, type UmdErrorDetails } from '../errors.js';
 import {
-  encodeFrame,
   FrameDecoder,
+  FrameWriter,
   parseHandlerMessage,
   parseHello,
   ProtocolError,
@@ -102,7 +102,11 @@ export interface HandlerProcess {
   readonly instance: string;
   readonly generation: number;
   readonly hello: HelloMessage;
-  /** Encodes and writes one frame. A dead pipe is not an error here (`exited` reports it); an unencodable message throws `ProtocolError`. */
+  /**
+   * Encodes one frame (an unencodable message throws `ProtocolError` at once) and writes it with
+   * every other frame sent in the same tick, in one write. A dead pipe is not an error here
+   * (`exited` reports it).
+   */
   send(message: ManagerMessage): void;
   /** Set by the owner; called with each validated frame after `hello` (frames that came earlier are delivered when it is set). */
   onMessage: ((message: ResponseMessage | PongMessage) => void) | undefined;
@@ -201,6 +205,7 @@ class Handler implements HandlerProcess {
   private running = true;
   private ready = false;
   private readonly decoder: FrameDecoder;
+  private readonly writer: FrameWriter;
   private readonly log: StderrLines;
   private messageListener: ((message: ResponseMessage | PongMessage) => void) | undefined;
   private faultListener: ((error: ProtocolError) => void) | undefined;
@@ -223,6 +228,21 @@ class Handler implements HandlerProcess {
     this.instance = options.instance;
     this.generation = options.generation;
     this.decoder = new FrameDecoder(limits);
+    const stdin = child.stdin;
+    // write() queues what the pipe cannot take yet: nothing is lost, so its return value is ignored.
+    const writable = () => !stdin.destroyed && !stdin.writableEnded;
+    this.writer = new FrameWriter(
+      (chunk) => {
+        if (writable()) stdin.write(chunk);
+      },
+      limits,
+      (chunks) => {
+        if (!writable()) return;
+        stdin.cork(); // one writev for a batch that holds large bodies
+        for (const chunk of chunks) stdin.write(chunk);
+        stdin.uncork();
+      },
+    );
     const onLog = options.onLog;
     this.log = new StderrLines(onLog === undefined ? undefined : (line) =>
       onLog({ driver: this.driver, instance: this.instance, generation: this.generation, pid: this.pid, line }));
@@ -298,11 +318,7 @@ class Handler implements HandlerProcess {
   }
 
   send(message: ManagerMessage): void {
-    const frame = encodeFrame(message, this.limits);
-    const stdin = this.child.stdin;
-    if (stdin.destroyed || stdin.writableEnded) return;
-    // write() queues what the pipe cannot take yet: nothing is lost, so its return value is ignored.
-    stdin.write(frame);
+    this.writer.write(message);
   }
 
   stderrTail(): string[] {
@@ -315,6 +331,7 @@ class Handler implements HandlerProcess {
   }
 
   endInput(): void {
+    this.writer.flush(); // frames sent before the end still go out, in order
     if (!this.child.stdin.writableEnded) this.child.stdin.end();
   }
 

@@ -100,19 +100,34 @@ export class DriverNode {
 
   /** Accepts a request into the queue (the caller checked capacity) and sends what can be sent. */
   enqueue(request: PendingRequest): void {
+    if (this.queue.length === 0) {
+      // Nothing waits ahead of it: straight to an instance when one has room (FIFO holds, and the
+      // queue is not touched on the hot path).
+      const instance = this.pick();
+      if (instance !== undefined) {
+        instance.send(request);
+        return;
+      }
+    }
     this.queue.push(request);
     this.dispatch();
   }
 
+  /** The least-loaded instance that may take one more request now, if any. */
+  private pick(): InstanceRuntime | undefined {
+    const concurrency = this.driver.concurrency;
+    let best: InstanceRuntime | undefined;
+    for (const instance of this.instances) {
+      if (!instance.available || instance.spare || instance.load >= concurrency) continue;
+      if (best === undefined || instance.load < best.load) best = instance;
+    }
+    return best;
+  }
+
   /** Sends queued requests to the least-loaded available instances, up to `concurrency` each. */
   dispatch(): void {
-    const concurrency = this.driver.concurrency;
     while (this.queue.length > 0) {
-      let best: InstanceRuntime | undefined;
-      for (const instance of this.instances) {
-        if (!instance.available || instance.spare || instance.load >= concurrency) continue;
-        if (best === undefined || instance.load < best.load) best = instance;
-      }
+      const best = this.pick();
       if (best === undefined) return;
       best.send(this.queue.shift()!);
     }
@@ -129,7 +144,14 @@ export class DriverNode {
       this.dispatch();
       return;
     }
-    const checked = checkAnswer(this.driver.validate, message.p, { driver: this.driver.name, method: request.method, payload: request.payload });
+    const validate = this.driver.validate;
+    if (validate === undefined) {
+      // No validator: nothing to check, nothing to allocate.
+      request.resolve(message.p);
+      this.dispatch();
+      return;
+    }
+    const checked = checkAnswer(validate, message.p, { driver: this.driver.name, method: request.method, payload: request.payload });
     if (checked instanceof Promise) {
       void checked.then((result) => this.settleChecked(request, result, instance, proc));
     } else {

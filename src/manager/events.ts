@@ -1,4 +1,5 @@
 import type { UmdErrorCode } from '../errors.js';
+import { knownKeys, plainObject, positiveInteger } from '../util/options.js';
 
 /**
  * Everything a manager reports. Each event names the driver/instance/generation it concerns, so a
@@ -49,5 +50,132 @@ export class EventHub {
         process.stderr.write(`umdkit: an event listener threw on "${event.type}": ${(err as Error)?.stack ?? String(err)}\n`);
       }
     }
+  }
+}
+
+/** Options of `manager.events()`. */
+export interface EventStreamOptions {
+  /**
+   * Events held for a slow reader (default 1024). When full, the oldest is dropped and counted in
+   * `stream.dropped`: a reader that stalls costs bounded memory, never an ever-growing queue.
+   */
+  bufferSize?: number;
+}
+
+/**
+ * The default of {@link EventStreamOptions.bufferSize}.
+ *
+ * @example
+ * ```ts
+ * manager.events({ bufferSize: DEFAULT_EVENT_BUFFER * 4 });
+ * ```
+ */
+export const DEFAULT_EVENT_BUFFER = 1024;
+
+/**
+ * Validates `manager.events()` options at the public boundary.
+ *
+ * @example
+ * ```ts
+ * validateEventStreamOptions({ bufferSize: 0 }); // RangeError: options.bufferSize must be a positive integer, got 0
+ * ```
+ */
+export function validateEventStreamOptions(options: unknown): { bufferSize: number } {
+  if (options === undefined) return { bufferSize: DEFAULT_EVENT_BUFFER };
+  const o = plainObject('options', options);
+  knownKeys('options', o, ['bufferSize']);
+  return { bufferSize: o.bufferSize === undefined ? DEFAULT_EVENT_BUFFER : positiveInteger('options.bufferSize', o.bufferSize) };
+}
+
+/**
+ * The events of one manager as an async iterable, from the moment it was created until the
+ * manager has stopped (the `stopped` event is the last one it yields). Events wait in a ring
+ * buffer of fixed size; when a reader falls behind, the oldest are dropped and counted, so an
+ * abandoned or slow consumer cannot make the manager's memory grow.
+ *
+ * @example
+ * ```ts
+ * const stream = manager.events({ bufferSize: 256 });
+ * for await (const event of stream) {
+ *   if (event.type === 'restart') console.log(event.child, event.reason);
+ * }
+ * console.log(`done; ${stream.dropped} events dropped`);
+ * ```
+ */
+export class ManagerEventStream implements AsyncIterableIterator<ManagerEvent> {
+  /** Events dropped (oldest first) because the buffer was full. */
+  dropped = 0;
+  private readonly ring: Array<ManagerEvent | undefined>;
+  private head = 0;
+  private count = 0;
+  private ended: boolean;
+  private waiter: ((result: IteratorResult<ManagerEvent>) => void) | undefined;
+  private readonly unsubscribe: () => void;
+
+  /** @internal use `manager.events()`. */
+  constructor(subscribe: (listener: ManagerListener) => () => void, bufferSize: number, alreadyStopped: boolean) {
+    this.ring = new Array<ManagerEvent | undefined>(bufferSize);
+    this.ended = alreadyStopped;
+    this.unsubscribe = alreadyStopped ? () => {} : subscribe((event) => this.push(event));
+  }
+
+  /** Events waiting to be read. */
+  get buffered(): number {
+    return this.count;
+  }
+
+  next(): Promise<IteratorResult<ManagerEvent>> {
+    if (this.count > 0) return Promise.resolve({ done: false, value: this.shift() });
+    if (this.ended) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Stops listening and ends the iteration (also what `break` in a `for await` calls). */
+  return(): Promise<IteratorResult<ManagerEvent>> {
+    this.end();
+    this.ring.fill(undefined);
+    this.count = 0;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private push(event: ManagerEvent): void {
+    if (this.ended) return;
+    const waiter = this.waiter;
+    if (waiter !== undefined) {
+      this.waiter = undefined;
+      waiter({ done: false, value: event });
+    } else {
+      if (this.count === this.ring.length) {
+        this.shift();
+        this.dropped++;
+      }
+      this.ring[(this.head + this.count) % this.ring.length] = event;
+      this.count++;
+    }
+    // The manager says nothing after `stopped`: end here so readers are not left waiting.
+    if (event.type === 'stopped') this.end();
+  }
+
+  private shift(): ManagerEvent {
+    const event = this.ring[this.head]!;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.ring.length;
+    this.count--;
+    return event;
+  }
+
+  private end(): void {
+    if (this.ended && this.waiter === undefined) return;
+    this.ended = true;
+    this.unsubscribe();
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ done: true, value: undefined });
   }
 }

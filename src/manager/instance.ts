@@ -64,7 +64,7 @@ export class InstanceRuntime implements SupervisedChild {
   /** Wire ids the caller gave up on: a late answer for one is expected, not a protocol violation. */
   private readonly cancelled = new Set<number>();
   private machineBusy = false;
-  private idleCheckArmed = false;
+  private idleCheckScheduled = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private awaitingPong = false;
   private pingId = 0;
@@ -162,7 +162,6 @@ export class InstanceRuntime implements SupervisedChild {
       request.fail('PROTOCOL', `request payload cannot be sent to "${this.name}": ${(err as Error).message}`, { reason: 'UNENCODABLE' });
       return;
     }
-    this.idleCheckArmed = false;
     if (!this.machineBusy) {
       this.machineBusy = true;
       this.actor.send({ type: 'BUSY', generation: proc.generation });
@@ -342,22 +341,25 @@ export class InstanceRuntime implements SupervisedChild {
 
   /** After an in-flight request left: maybe the idle edge, and room for queued work. */
   private afterAnswer(): void {
-    if (this.inFlight.size === 0 && this.machineBusy && !this.idleCheckArmed) {
+    if (this.inFlight.size === 0 && this.machineBusy && !this.idleCheckScheduled) {
       // Debounced: a caller that sends its next request as soon as it gets an answer keeps the
-      // instance busy, and the machine never sees a ready/busy flip per request.
-      this.idleCheckArmed = true;
-      setImmediate(() => {
-        if (!this.idleCheckArmed) return;
-        this.idleCheckArmed = false;
-        const proc = this.proc;
-        if (this.inFlight.size === 0 && this.machineBusy && proc !== undefined) {
-          this.machineBusy = false;
-          this.stopHeartbeat();
-          this.actor.send({ type: 'IDLE', generation: proc.generation });
-        }
-      });
+      // instance busy, and the machine never sees a ready/busy flip per request. At most one check
+      // is pending at a time, and it is one preallocated function.
+      this.idleCheckScheduled = true;
+      setImmediate(this.idleCheck);
     }
   }
+
+  /** The debounced idle edge: only if nothing is in flight once this turn of the loop is done. */
+  private readonly idleCheck = (): void => {
+    this.idleCheckScheduled = false;
+    const proc = this.proc;
+    if (this.inFlight.size === 0 && this.machineBusy && proc !== undefined) {
+      this.machineBusy = false;
+      this.stopHeartbeat();
+      this.actor.send({ type: 'IDLE', generation: proc.generation });
+    }
+  };
 
   private startHeartbeat(proc: HandlerProcess): void {
     const every = this.node.driver.heartbeatMs;

@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import { UmdError } from '../errors.js';
 import { loadImage } from '../loader/extract.js';
 import { sweepStale } from '../loader/sweep.js';
@@ -9,9 +8,9 @@ import { DeadlineHeap } from './deadlines.js';
 import { DriverNode, type DriverHost, type LoadedDriver } from './driver-node.js';
 import { prepareSandbox } from '../sandbox/index.js';
 import type { Driver } from './driver.js';
-import { EventHub, type ManagerListener } from './events.js';
-import { PendingRequest } from './pending.js';
-import { validateManagerOptions, validateRequestOptions, validateStopOptions, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
+import { EventHub, ManagerEventStream, validateEventStreamOptions, type EventStreamOptions, type ManagerListener } from './events.js';
+import { PendingRequest, type SettleHook } from './pending.js';
+import { validateManagerOptions, validateRequestOptions, validateStopOptions, type LaunchWrapper, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
 import { snapshotTree, type TreeSnapshot } from './snapshot.js';
 import type { SupervisorSpec } from './tree-spec.js';
 
@@ -39,8 +38,8 @@ export interface RuntimeSupervisor {
  * ```
  */
 export async function createManager(options: ManagerOptions): Promise<Manager> {
-  const { tree, runtimeDir, onEvent, clock, random } = validateManagerOptions(options);
-  const manager = new Manager(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random });
+  const { tree, runtimeDir, onEvent, clock, random, launchWrapper } = validateManagerOptions(options);
+  const manager = new Manager(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random, launchWrapper });
   if (onEvent) manager.subscribe(onEvent);
   await manager.start();
   return manager;
@@ -61,9 +60,11 @@ export class Manager {
   private stopping: Promise<void> | undefined;
   private pendingCount = 0;
   private drainWaiter: (() => void) | undefined;
+  /** One function for every request (not a closure per request): told when a request settles. */
+  private readonly settleHook: SettleHook = (request, code) => this.onSettled(request, code);
 
   /** @internal use {@link createManager}. */
-  constructor(tree: SupervisorSpec, private readonly config: { runtimeDir: string | undefined; clock: Clock; random: () => number }) {
+  constructor(tree: SupervisorSpec, private readonly config: { runtimeDir: string | undefined; clock: Clock; random: () => number; launchWrapper?: LaunchWrapper | undefined }) {
     this.clock = config.clock;
     this.deadlines = new DeadlineHeap(this.clock, (request) => this.expire(request));
     const host: DriverHost = {
@@ -72,7 +73,9 @@ export class Manager {
       load: (driver) => this.load(driver),
       spawn: (driver, loaded, instance, generation, signal) =>
         spawnHandler(loaded.image, {
-          launch: loaded.sandbox.launch,
+          launch: config.launchWrapper === undefined
+            ? loaded.sandbox.launch
+            : (plan) => config.launchWrapper!(loaded.sandbox.launch(plan), { driver: driver.name, instance: instance.id, generation }),
           driver: driver.name,
           instance: instance.id,
           generation,
@@ -190,19 +193,18 @@ export class Manager {
     if (node.queue.length >= node.driver.maxQueue) {
       return Promise.reject(new UmdError('QUEUE_FULL', `queue of "${name}" is full (maxQueue ${node.driver.maxQueue})`, { driver: name }));
     }
-    return new Promise<T>((resolve, reject) => {
-      const now = this.clock.now();
-      const timeoutMs = opts.timeoutMs ?? node.driver.requestTimeoutMs;
-      const request = new PendingRequest(
-        nanoid(12), name, opts.method, payload, now + timeoutMs, opts.idempotent, now,
-        resolve as (value: unknown) => void, reject,
-        (settled, code) => this.onSettled(settled, code),
-      );
+    const now = this.clock.now();
+    const timeoutMs = opts.timeoutMs ?? node.driver.requestTimeoutMs;
+    const request = new PendingRequest(name, opts.method, payload, now + timeoutMs, opts.idempotent, now, this.settleHook);
+    try {
       this.pendingCount++;
       this.deadlines.add(request);
       if (opts.signal) request.watchAbort(opts.signal, () => this.abort(request, node, opts.signal!));
       node.enqueue(request);
-    });
+    } catch (err) {
+      request.rejectUnexpected(err); // as a throw inside a promise executor would have done
+    }
+    return request.promise as Promise<T>;
   }
 
   /**
@@ -229,6 +231,23 @@ export class Manager {
    */
   subscribe(listener: ManagerListener): () => void {
     return this.hub.subscribe(listener);
+  }
+
+  /**
+   * The same events as an async iterable with a bounded buffer (oldest dropped and counted in
+   * `stream.dropped` when a reader falls behind). It ends after the `stopped` event; created
+   * after the manager stopped, it is empty.
+   *
+   * @example
+   * ```ts
+   * for await (const event of manager.events({ bufferSize: 256 })) {
+   *   if (event.type === 'state') console.log(event.instance, event.from, '->', event.to);
+   * }
+   * ```
+   */
+  events(options?: EventStreamOptions): ManagerEventStream {
+    const { bufferSize } = validateEventStreamOptions(options);
+    return new ManagerEventStream((listener) => this.hub.subscribe(listener), bufferSize, this.finished);
   }
 
   /**
@@ -297,11 +316,14 @@ export class Manager {
       await this.root.node.stop();
       await Promise.all([...this.drivers.values()].map((node) => node.close()));
       this.deadlines.clear();
+      this.finished = true;
       this.hub.emit({ type: 'stopped', at: this.clock.now() });
     })();
     return this.settling;
   }
   private settling: Promise<void> | undefined;
+  /** Set just before the `stopped` event: event streams created later end at once. */
+  private finished = false;
 
   private gaveUp(reason: string): void {
     if (this.gaveUpReason !== undefined) return;
@@ -323,7 +345,7 @@ export class Manager {
 
   private onSettled(request: PendingRequest, code: 'OK' | UmdError['code']): void {
     this.deadlines.remove(request);
-    this.drivers.get(request.driver)?.queue.remove(request);
+    if (request.queued) this.drivers.get(request.driver)?.queue.remove(request);
     this.pendingCount--;
     if (this.hub.active) {
       const at = this.clock.now();

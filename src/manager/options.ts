@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import type { ManagerListener } from './events.js';
 import type { BackoffOptions, Driver, DriverOptions } from './driver.js';
 import type { Intensity, Strategy } from './tree-spec.js';
+import type { LaunchPlan } from '../loader/launch-plan.js';
 
 /** Everything `createManager` accepts: either a `tree`, or the root supervisor's fields inline. */
 export interface ManagerOptions {
@@ -29,7 +30,22 @@ export interface ManagerOptions {
   clock?: Clock;
   /** @internal randomness for backoff jitter. */
   random?: () => number;
+  /** @internal rewrites every handler's launch plan after its sandbox did (umdkit/testing's fault shim). */
+  launchWrapper?: LaunchWrapper;
 }
+
+/** @internal which handler a {@link LaunchWrapper} is starting. */
+export interface LaunchTarget {
+  driver: string;
+  instance: string;
+  generation: number;
+}
+
+/**
+ * @internal test-only: wraps a handler's (already sandboxed) launch plan, e.g. in a process that
+ * relays its pipes and misbehaves on request (umdkit/testing).
+ */
+export type LaunchWrapper = (plan: LaunchPlan, target: LaunchTarget) => LaunchPlan;
 
 /** Per-request options. */
 export interface RequestOptions {
@@ -49,10 +65,10 @@ export interface StopOptions {
   drainMs?: number;
 }
 
-const MANAGER_KEYS = ['tree', 'children', 'strategy', 'intensity', 'startIntensity', 'backoff', 'name', 'runtimeDir', 'onEvent', 'clock', 'random'] as const;
+const MANAGER_KEYS = ['tree', 'children', 'strategy', 'intensity', 'startIntensity', 'backoff', 'name', 'runtimeDir', 'onEvent', 'clock', 'random', 'launchWrapper'] as const;
 
 /** Validates `createManager` options into one root supervisor spec. */
-export function validateManagerOptions(options: unknown): { tree: SupervisorSpec; runtimeDir: string | undefined; onEvent: ManagerListener | undefined; clock: Clock | undefined; random: (() => number) | undefined } {
+export function validateManagerOptions(options: unknown): { tree: SupervisorSpec; runtimeDir: string | undefined; onEvent: ManagerListener | undefined; clock: Clock | undefined; random: (() => number) | undefined; launchWrapper: LaunchWrapper | undefined } {
   const o = plainObject('options', options);
   knownKeys('options', o, MANAGER_KEYS);
   let tree: SupervisorSpec;
@@ -62,7 +78,7 @@ export function validateManagerOptions(options: unknown): { tree: SupervisorSpec
     if (t.kind !== 'supervisor') throw new TypeError('options.tree must be built with supervisor(), got a plain object');
     tree = validateSupervisor(t, 'options.tree', 'root');
   } else {
-    const { runtimeDir: _r, clock: _c, random: _x, onEvent: _e, ...root } = o;
+    const { runtimeDir: _r, clock: _c, random: _x, onEvent: _e, launchWrapper: _l, ...root } = o;
     tree = validateSupervisor(root, 'options', 'root');
   }
   driversOf(tree); // unique names
@@ -74,6 +90,7 @@ export function validateManagerOptions(options: unknown): { tree: SupervisorSpec
     onEvent: o.onEvent as ManagerListener | undefined,
     clock: o.clock as Clock | undefined,
     random: o.random as (() => number) | undefined,
+    launchWrapper: o.launchWrapper as LaunchWrapper | undefined,
   };
 }
 

@@ -1,5 +1,17 @@
+import { nanoid } from 'nanoid';
 import { UmdError, type UmdErrorCode, type UmdErrorDetails } from '../errors.js';
 import type { InstanceRuntime } from './instance.js';
+
+/** Told once about every request that settles (the manager: deadlines, counts, events). */
+export type SettleHook = (request: PendingRequest, code: UmdErrorCode | 'OK') => void;
+
+/** The request whose promise is being made; read by {@link bindSettlers}. */
+let binding: PendingRequest | undefined;
+
+/** The one executor of every request's promise: no closure per request. */
+function bindSettlers(resolve: (value: unknown) => void, reject: (error: UmdError) => void): void {
+  binding!.bind(resolve, reject);
+}
 
 /**
  * One accepted request, from `manager.request()` until it settles. It settles exactly once: every
@@ -7,6 +19,7 @@ import type { InstanceRuntime } from './instance.js';
  * call of either is a no-op — that is the guarantee, so it lives in one place.
  */
 export class PendingRequest {
+  private requestId: string | undefined;
   /** True while waiting in its driver's queue (maintained by the queue only). */
   queued = false;
   /** Wire id while in flight on some process (0 = not sent). */
@@ -23,17 +36,47 @@ export class PendingRequest {
   private abortListener: (() => void) | undefined;
 
   constructor(
-    readonly id: string,
     readonly driver: string,
     readonly method: string | undefined,
     readonly payload: unknown,
     readonly deadline: number,
     readonly idempotent: boolean,
     readonly startedAt: number,
-    private readonly onResolve: (value: unknown) => void,
-    private readonly onReject: (error: UmdError) => void,
-    private readonly onSettled: (request: PendingRequest, code: UmdErrorCode | 'OK') => void,
-  ) {}
+    private readonly onSettled: SettleHook,
+  ) {
+    binding = this;
+    this.promise = new Promise(bindSettlers);
+    binding = undefined;
+  }
+
+  /** What the caller of `manager.request()` holds: settled by {@link resolve} or {@link fail}. */
+  readonly promise: Promise<unknown>;
+  private onResolve!: (value: unknown) => void;
+  private onReject!: (error: UmdError) => void;
+
+  /**
+   * Rejects the caller's promise with an unexpected internal error, leaving the bookkeeping as it
+   * is (the deadline still settles the request once, as it would have any other way).
+   */
+  rejectUnexpected(error: unknown): void {
+    this.onReject(error as UmdError);
+  }
+
+  /** @internal called once, by the promise's executor. */
+  bind(resolve: (value: unknown) => void, reject: (error: UmdError) => void): void {
+    this.onResolve = resolve;
+    this.onReject = reject;
+  }
+
+  /**
+   * The request's nanoid (events, logs, error details). Made when first asked for: most requests
+   * settle without anyone reading it, and a nanoid per request was a measurable share of the
+   * request path. Once made it never changes.
+   */
+  get id(): string {
+    this.requestId ??= nanoid(12);
+    return this.requestId;
+  }
 
   /** Registers the abort listener (kept so it can be removed on settle: no leak per request). */
   watchAbort(signal: AbortSignal, onAbort: () => void): void {

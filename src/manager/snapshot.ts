@@ -22,6 +22,8 @@ export interface SnapshotNode {
   strategy?: string;
   /** Instances: a warm spare that takes no requests until promoted. */
   spare?: boolean;
+  /** Drivers: the OTP restart type of its instances. */
+  restart?: 'permanent' | 'transient' | 'temporary';
   /** Drivers: the sandbox layers in force for the loaded image. */
   sandbox?: string[];
   /** Instances: how the last process ended. */
@@ -77,6 +79,7 @@ function driverNode(node: DriverNode): SnapshotNode {
   return {
     name: node.driver.name,
     kind: 'driver',
+    restart: node.driver.restart,
     state: states.size === 1 ? [...states][0]! : [...states].sort().join('+'),
     pid: null,
     generation: 0,

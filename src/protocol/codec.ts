@@ -21,6 +21,8 @@ const encoder = new Encoder(({
   // Not in cbor-x's typings, but honoured: without it, plain objects would be wrapped in tag 259.
 } as ConstructorParameters<typeof Encoder>[0]));
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, structuredClone: false });
+// cbor-x's decode takes an optional end offset (honoured, not in its typings): decode(source, end).
+const decodeUpTo = decoder as unknown as { decode(source: Uint8Array, end?: number): unknown };
 
 /**
  * Scanner reasons that, on the way out, mean "this value is outside the JSON data model plus byte
@@ -81,10 +83,44 @@ export function encodeFrame(message: unknown, limits: ProtocolLimits = DEFAULT_L
  * ```
  */
 export function decodeValue(body: Uint8Array, limits: ProtocolLimits = DEFAULT_LIMITS): unknown {
-  const facts = scanItem(body, limits.maxDepth);
+  return decodeRange(body, 0, body.length, limits);
+}
+
+/** Items up to this size without byte strings are decoded from {@link scratch}. */
+const SCRATCH_BYTES = 4096;
+/**
+ * Where small items without byte strings are decoded. cbor-x needs a buffer that starts at the
+ * item, and for each new one it also makes (and attaches) a DataView: two objects per frame. An
+ * item without byte strings leaves no reference into its bytes in the decoded value, so it can be
+ * copied here first — a few dozen bytes — and decoded from one buffer whose DataView is made once.
+ */
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+
+/**
+ * Decodes the item in `source[start, end)` (one frame body) under the v1 policy, without a view
+ * per frame when the item is small and holds no byte strings. Byte strings in the result are views
+ * into `source` (no copy).
+ *
+ * @example
+ * ```ts
+ * decodeRange(chunk, 4, 4 + length); // the frame whose 4-byte prefix starts the chunk
+ * ```
+ */
+export function decodeRange(source: Uint8Array, start: number, end: number, limits: ProtocolLimits = DEFAULT_LIMITS): unknown {
+  const facts = scanItem(source, limits.maxDepth, start, end);
+  const length = end - start;
   let value: unknown;
   try {
-    value = decoder.decode(body);
+    if (!facts.byteStrings && length <= SCRATCH_BYTES) {
+      if (length <= 256) {
+        for (let i = 0; i < length; i++) scratch[i] = source[start + i]!;
+      } else {
+        scratch.set(source.subarray(start, end));
+      }
+      value = decodeUpTo.decode(scratch, length);
+    } else {
+      value = decoder.decode(start === 0 && end === source.length ? source : source.subarray(start, end));
+    }
   } catch (cause) {
     // The scanner accepted it, so this is a decoder limit (for example a huge map): still the peer's fault.
     throw new ProtocolError('MALFORMED', `CBOR decoder refused the item: ${(cause as Error).message}`, {}, { cause });

@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.js';
-import { decodeValue } from './codec.js';
+import { decodeRange } from './codec.js';
 import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, MAX_FRAME_BYTES_LIMIT, type ProtocolLimits } from './limits.js';
 
 /** Options of a {@link FrameDecoder}. */
@@ -89,9 +89,21 @@ export class FrameDecoder {
           this.pending = length;
         }
         if (this.available < this.pending) return;
-        const body = this.take(this.pending);
-        this.pending = -1;
-        sink(decodeValue(body, this.limits));
+        const length = this.pending;
+        const first = this.chunks[0]!;
+        const start = this.head;
+        let message: unknown;
+        if (first.length - start >= length) {
+          // The whole frame lies in one chunk (the usual case): decode it where it is.
+          this.skip(length);
+          this.pending = -1;
+          message = decodeRange(first, start, start + length, this.limits);
+        } else {
+          const body = this.take(length);
+          this.pending = -1;
+          message = decodeRange(body, 0, length, this.limits);
+        }
+        sink(message);
       }
     } catch (err) {
       this.failure = err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String(err), {}, { cause: err });
@@ -113,10 +125,26 @@ export class FrameDecoder {
     }
   }
 
-  /** Reads the 4-byte prefix, which may straddle chunks. */
+  /** Reads the 4-byte prefix, which may straddle chunks (read in place when it does not). */
   private readLength(): number {
+    const first = this.chunks[0]!;
+    const at = this.head;
+    if (first.length - at >= FRAME_HEADER_BYTES) {
+      this.skip(FRAME_HEADER_BYTES);
+      return first[at]! * 0x1000000 + ((first[at + 1]! << 16) | (first[at + 2]! << 8) | first[at + 3]!);
+    }
     const header = this.take(FRAME_HEADER_BYTES);
-    return ((header[0]! << 24) >>> 0) + ((header[1]! << 16) | (header[2]! << 8) | header[3]!);
+    return header[0]! * 0x1000000 + ((header[1]! << 16) | (header[2]! << 8) | header[3]!);
+  }
+
+  /** Consumes `n` bytes that lie in the first chunk. */
+  private skip(n: number): void {
+    this.available -= n;
+    this.head += n;
+    if (this.head === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.head = 0;
+    }
   }
 
   /** Removes `n` bytes from the front: a view when they lie in one chunk, else one copy. */

@@ -5,6 +5,7 @@
  */
 export { encodeFrame, encodeValue, decodeValue } from './codec.js';
 export { FrameDecoder, type FrameDecoderOptions } from './decoder.js';
+export { FrameWriter } from './writer.js';
 export { ProtocolError, PROTOCOL_REASONS, type ProtocolReason } from './errors.js';
 export * from './limits.js';
 export * from './messages.js';

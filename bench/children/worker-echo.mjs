@@ -1,0 +1,4 @@
+// piscina's task: the payload straight back.
+export default function echo(payload) {
+  return payload;
+}

@@ -1,0 +1,4 @@
+// workerpool's worker: one method, the payload straight back.
+import workerpool from 'workerpool';
+
+workerpool.worker({ echo: (payload) => payload });

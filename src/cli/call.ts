@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { UmdError } from '../errors.js';
+import { connectService, type ServiceRequestOptions } from '../service/client.js';
+import { fromJsonText, toJsonText } from '../service/json-text.js';
+import { defaultSocketPath } from '../service/socket-path.js';
+import type { CommandOutput } from './pack.js';
+
+/** `umdkit call`: one request to a running service, the answer printed as JSON. */
+
+/**
+ * Usage text of `umdkit call`.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(CALL_USAGE);
+ * ```
+ */
+export const CALL_USAGE = `usage: umdkit call <driver> <json|@file> [options]
+
+  <driver>            the driver to ask
+  <json|@file>        the payload: JSON text, or @file to read it from a file (@- for stdin);
+                      {"$base64":"..."} stands for a byte string
+  --method <m>        the method (the handler's serve({ <m>: ... }) key)
+  --raw               send the argument's text, or the file's bytes, as one byte string
+  --timeout <ms>      deadline of the request (default: the driver's requestTimeoutMs)
+  --idempotent        safe to retry if a handler crashes while working on it
+  --socket <path>     the service socket (default: the one \`umdkit run\` uses by default)
+
+The answer is printed as one line of JSON on stdout, byte strings as {"$base64":"..."}.
+A failure prints "<CODE>: <message>" on stderr and exits 1; a usage error exits 2.
+`;
+
+const STDIO: CommandOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+interface CallSettings {
+  driver: string;
+  payload: string;
+  raw: boolean;
+  socket: string | undefined;
+  options: ServiceRequestOptions;
+}
+
+/**
+ * Runs `umdkit call` with `argv` (the words after `call`); returns the exit code: 0 answered,
+ * 1 the request failed (or no service), 2 bad usage.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await callCommand(['parser', '{"text":"1 + 2"}', '--method', 'parse']);
+ * // {"value":3}
+ * ```
+ */
+export async function callCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
+  let settings: CallSettings | 'help';
+  let payload: unknown;
+  try {
+    settings = parseCommand(argv);
+    if (settings === 'help') {
+      io.out(CALL_USAGE);
+      return 0;
+    }
+    payload = await readPayload(settings.payload, settings.raw);
+  } catch (err) {
+    io.err(`umdkit call: ${(err as Error).message}\n${CALL_USAGE}`);
+    return 2;
+  }
+  let client;
+  try {
+    client = await connectService(settings.socket ?? defaultSocketPath());
+  } catch (err) {
+    io.err(`umdkit call: ${(err as Error).message} (is \`umdkit run\` running? --socket names another socket)\n`);
+    return 1;
+  }
+  try {
+    const answer = await client.request(settings.driver, payload, settings.options);
+    io.out(`${toJsonText(answer)}\n`);
+    return 0;
+  } catch (err) {
+    const code = err instanceof UmdError ? err.code : ((err as { code?: unknown }).code ?? 'ERROR');
+    io.err(`umdkit call: ${String(code)}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+async function readPayload(argument: string, raw: boolean): Promise<unknown> {
+  let text: Buffer;
+  if (argument.startsWith('@')) {
+    const file = argument.slice(1);
+    if (file.length === 0) throw new Error('@ must be followed by a file name (or - for stdin)');
+    try {
+      text = file === '-' ? await readStdin() : await readFile(file);
+    } catch (cause) {
+      throw new Error(`cannot read the payload from ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+    }
+  } else {
+    text = Buffer.from(argument, 'utf8');
+  }
+  if (raw) return new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
+  try {
+    return fromJsonText(text.toString('utf8'));
+  } catch (err) {
+    throw new Error(`the payload must be JSON (or pass --raw): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function parseCommand(argv: string[]): CallSettings | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      method: { type: 'string' },
+      raw: { type: 'boolean' },
+      timeout: { type: 'string' },
+      idempotent: { type: 'boolean' },
+      socket: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length !== 2) {
+    throw new Error(`expected <driver> and <json|@file>, got ${positionals.length === 0 ? 'neither' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+  }
+  const options: ServiceRequestOptions = {};
+  if (values.method !== undefined) options.method = values.method;
+  if (values.idempotent) options.idempotent = true;
+  if (values.timeout !== undefined) {
+    const ms = Number(values.timeout);
+    if (!/^\d+$/.test(values.timeout) || ms < 1 || ms > 2 ** 31 - 1) throw new Error(`--timeout must be a positive integer of ms, got ${JSON.stringify(values.timeout)}`);
+    options.timeoutMs = ms;
+  }
+  if (values.socket !== undefined && values.socket.length === 0) throw new Error('--socket must be a path, got ""');
+  return { driver: positionals[0]!, payload: positionals[1]!, raw: values.raw ?? false, socket: values.socket, options };
+}

@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+import { createManager } from '../manager/manager.js';
+import { builtinGraph, MACHINES, type MachineGraph, type MachineName } from '../viz/machine-graph.js';
+import { machineToMermaid, treeToMermaid } from '../viz/mermaid.js';
+import { machineToDot, treeToDot } from '../viz/dot.js';
+import { machineToSvg } from '../viz/svg.js';
+import { loadConfig } from './config.js';
+import type { CommandOutput } from './pack.js';
+
+/** `umdkit viz`: the lifecycle machines, drawn from their definitions, or a running tree. */
+
+/**
+ * Usage text of `umdkit viz`.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(VIZ_USAGE);
+ * ```
+ */
+export const VIZ_USAGE = `usage: umdkit viz [--format mermaid|dot|json|svg] [--machine instance|supervisor]
+       umdkit viz --live <config> [--format mermaid|dot|json]
+
+  Draws the instance lifecycle machine and the supervisor machine, generated from the xstate
+  definitions themselves; with --live, starts the tree of <config>, draws it running, stops it.
+
+  --format <f>        mermaid (default), dot (Graphviz), json, or svg (one machine, laid out here)
+  --machine <name>    only this machine: instance or supervisor (default: both)
+  --live <config>     a config module, as for umdkit run (default export: createManager options)
+`;
+
+const FORMATS = ['mermaid', 'dot', 'json', 'svg'] as const;
+type Format = (typeof FORMATS)[number];
+
+const STDIO: CommandOutput = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/**
+ * Runs `umdkit viz` with `argv` (the words after `viz`); returns the exit code: 0 drawn, 2 bad
+ * usage, 1 the live tree could not be started.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await vizCommand(['--format', 'dot', '--machine', 'instance']);
+ * ```
+ */
+export async function vizCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
+  let parsed: { format: Format; machine: MachineName | undefined; live: string | undefined } | 'help';
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    io.err(`umdkit viz: ${(err as Error).message}\n${VIZ_USAGE}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    io.out(VIZ_USAGE);
+    return 0;
+  }
+  const { format, machine, live } = parsed;
+  if (live === undefined) {
+    io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
+    return 0;
+  }
+  let manager;
+  try {
+    manager = await createManager(await loadConfig(live));
+  } catch (err) {
+    io.err(`umdkit viz: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const snapshot = manager.snapshot();
+    io.out(format === 'json' ? `${JSON.stringify(snapshot, null, 2)}\n` : format === 'dot' ? treeToDot(snapshot) : treeToMermaid(snapshot));
+  } finally {
+    await manager.stop({ drainMs: 0 });
+  }
+  return 0;
+}
+
+function drawMachines(format: Format, names: MachineName[]): string {
+  const graphs = names.map((name) => [name, builtinGraph(name)] as [MachineName, MachineGraph]);
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(Object.fromEntries(graphs), null, 2)}\n`;
+    case 'svg':
+      return `${machineToSvg(graphs[0]![1])}\n`;
+    case 'dot':
+      return graphs.map(([, graph]) => machineToDot(graph)).join('\n');
+    case 'mermaid':
+      return graphs.map(([name, graph]) => `%% the ${name} machine\n${machineToMermaid(graph)}`).join('\n');
+  }
+}
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      format: { type: 'string' },
+      machine: { type: 'string' },
+      live: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help' as const;
+  if (positionals.length > 0) throw new Error(`unexpected ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+  const format = (values.format ?? 'mermaid') as Format;
+  if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
+  const machine = values.machine as MachineName | undefined;
+  if (machine !== undefined && !(machine in MACHINES)) throw new Error(`--machine must be one of ${Object.keys(MACHINES).join(', ')}, got ${JSON.stringify(machine)}`);
+  if (values.live !== undefined && machine !== undefined) throw new Error('--live draws the running tree; --machine draws a machine: give one of them');
+  if (values.live !== undefined && format === 'svg') throw new Error('--format svg draws machines only; use mermaid, dot or json with --live');
+  if (values.live === undefined && format === 'svg' && machine === undefined) throw new Error('--format svg draws one machine: add --machine instance or --machine supervisor');
+  return { format, machine, live: values.live };
+}

@@ -1,0 +1,135 @@
+import { encodeValue } from './codec.js';
+import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limits.js';
+
+/**
+ * Frames written in the same tick leave in one `write`: a pipe write is a system call (and in a
+ * handler, whose stdout pipe is synchronous on Linux, a blocking one), so 64 pipelined answers
+ * cost one call instead of 64 — on both sides of the pipe.
+ *
+ * Small frames are copied once, header and body together, into a shared slab; each flush hands
+ * the stream a view of the slab and the next frames go after it (a slab is never written twice,
+ * so a view in flight is never changed under the stream). A large body is not copied at all: its
+ * header goes into the slab and the body, still the encoder's own bytes, follows as its own chunk.
+ */
+
+/** Bodies at least this large are passed by reference instead of copied into the slab. */
+const EXPERIMENT: number | string = process.env.UMD_BATCH === 'first' ? 'first' : Number(process.env.UMD_BATCH ?? 0);
+const COPY_LIMIT = 16 * 1024;
+/** Size of one slab; a flush never needs more than one (large bodies stay outside). */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Encodes messages as they are written (errors are thrown to the writer at once, as with
+ * `encodeFrame`) and sends everything written in the current tick to `sink` as one chunk, or as
+ * a few chunks to `sinkMany` when large bodies are among them.
+ *
+ * @example
+ * ```ts
+ * const writer = new FrameWriter((bytes) => child.stdin.write(bytes));
+ * writer.write({ t: 'req', id: 1, p: 'a' });
+ * writer.write({ t: 'req', id: 2, p: 'b' }); // both frames leave in one write, later this tick
+ * writer.flush();                             // or now
+ * ```
+ */
+export class FrameWriter {
+  private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** Start of the bytes not yet flushed, and end of the bytes written, in `slab`. */
+  private start = 0;
+  private end = 0;
+  /** Chunks of the current batch that precede `slab[start, end)`, when large bodies are queued. */
+  private chunks: Uint8Array[] = [];
+  private scheduled = false;
+  private batched = 0;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    private readonly sink: (chunk: Uint8Array) => void,
+    readonly limits: ProtocolLimits = DEFAULT_LIMITS,
+    /** Takes a batch of several chunks (a stream can cork around them, for one `writev`); default: `sink` each. */
+    private readonly sinkMany: (chunks: readonly Uint8Array[]) => void = (chunks) => chunks.forEach((chunk) => sink(chunk)),
+    /** Runs the flush once the current tick's work is done: `process.nextTick` runs after every promise reaction queued in it too. */
+    private readonly schedule: (flush: () => void) => void = process.nextTick,
+  ) {}
+
+  /** Bytes written and not yet handed to the sink. */
+  get pending(): number {
+    let n = this.end - this.start;
+    for (const chunk of this.chunks) n += chunk.length;
+    return n;
+  }
+
+  /**
+   * Encodes `message` as one frame and queues it; throws `ProtocolError` (nothing is queued then)
+   * for a message the peer would refuse.
+   */
+  write(message: unknown): void {
+    const body = encodeValue(message, this.limits);
+    const length = body.length;
+    const large = length >= COPY_LIMIT;
+    this.reserve(large ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + length);
+    const slab = this.slab;
+    let at = this.end;
+    slab[at] = length >>> 24;
+    slab[at + 1] = (length >>> 16) & 0xff;
+    slab[at + 2] = (length >>> 8) & 0xff;
+    slab[at + 3] = length & 0xff;
+    at += FRAME_HEADER_BYTES;
+    if (large) {
+      // The encoder never writes over bytes it returned, so the body can wait for the flush as it is.
+      this.end = at;
+      this.chunks.push(slab.subarray(this.start, this.end), body);
+      this.start = this.end;
+    } else {
+      if (length < 64) {
+        for (let i = 0; i < length; i++) slab[at + i] = body[i]!;
+      } else {
+        slab.set(body, at);
+      }
+      this.end = at + length;
+    }
+    const policy = EXPERIMENT;
+    if (policy === 'first' && !this.scheduled) {
+      this.flush();
+      this.scheduled = true;
+      this.schedule(this.flushNow);
+      return;
+    }
+    if (typeof policy === 'number' && policy > 0 && ++this.batched >= policy) {
+      this.flush();
+      return;
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.schedule(this.flushNow);
+    }
+  }
+
+  /** Hands everything queued to the sink now (one chunk when possible). */
+  flush(): void {
+    this.scheduled = false;
+    this.batched = 0;
+    const chunks = this.chunks;
+    if (this.end > this.start) {
+      const tail = this.slab.subarray(this.start, this.end);
+      this.start = this.end;
+      if (chunks.length === 0) {
+        this.sink(tail);
+        return;
+      }
+      chunks.push(tail);
+    }
+    if (chunks.length === 0) return;
+    this.chunks = [];
+    if (chunks.length === 1) this.sink(chunks[0]!);
+    else this.sinkMany(chunks);
+  }
+
+  /** Makes room for `bytes` after `end`: a fresh slab when the current one is full (what was queued moves to `chunks`). */
+  private reserve(bytes: number): void {
+    if (this.end + bytes <= this.slab.length) return;
+    if (this.end > this.start) this.chunks.push(this.slab.subarray(this.start, this.end));
+    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+    this.start = 0;
+    this.end = 0;
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * Service mode: a config module, a tree run as a foreground service, its local socket (the front
+ * door for `umdkit call`, `status` and other local clients), and its log. docs/SERVICE.md.
+ */
+export { loadConfig, validateConfig, type LoadedConfig } from './config.js';
+export { startService, Service, type ServiceOptions, type ServiceExit } from './service.js';
+export { connectService, ServiceClient, type ServiceClientOptions, type ServiceRequestOptions } from './client.js';
+export { defaultSocketPath, socketDir } from './socket-path.js';
+export { ServiceLog, recordOf, formatRecord, type LogRecord, type LogLevel, type LogFormat } from './log.js';
+export { renderTree } from './tree-text.js';
+export { toJsonText, fromJsonText } from './json-text.js';
+export * from './messages.js';

@@ -1,0 +1,169 @@
+/**
+ * The dashboard, end to end in a real headless browser (playwright-core driving the system's
+ * chromium) over a real tree: faults injected from the page and from outside are seen in the page
+ * as the instance going crashed → backoff → ready.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createObservabilityServer, type Manager, type ObservabilityServer } from 'umdkit';
+import { dashboardCommand } from '../../src/cli/dashboard.js';
+import { fixtureDriver, gone, pidsOf, until, useManagers } from '../manager/harness.js';
+import { useConfigFiles } from './config-files.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing, and CI must run the browser tests`);
+
+describe.skipIf(!haveChromium)(`the dashboard in a browser${haveChromium ? '' : ' (skipped: no chromium at /usr/bin/chromium)'}`, () => {
+  const env = useManagers();
+  const configs = useConfigFiles();
+  let profile = '';
+  let browser: BrowserContext;
+  const servers: ObservabilityServer[] = [];
+  const pages: Page[] = [];
+
+  beforeAll(async () => {
+    profile = await mkdtemp(join(tmpdir(), 'umdkit-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rm(profile, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await Promise.all(pages.splice(0).map((p) => p.close()));
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  async function open(manager: Manager): Promise<{ page: Page; server: ObservabilityServer }> {
+    const server = await createObservabilityServer(manager, { snapshotIntervalMs: 200 });
+    servers.push(server);
+    const page = await browser.newPage();
+    pages.push(page);
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(server.url);
+    await page.locator('#conn').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 });
+    expect(errors).toEqual([]);
+    return { page, server };
+  }
+
+  const row = (page: Page, id: string) => page.locator(`[data-instance="${id}"]`);
+  const history = (page: Page, id: string) => row(page, id).locator('.history .h').allTextContents();
+
+  /** Waits until the page shows the instance crashed, backed off, and was ready again afterwards. */
+  async function seesRecovery(page: Page, id: string, generation: number): Promise<string[]> {
+    await page.waitForFunction(
+      ({ id, generation }) => {
+        // Runs in the page; the test's compiler has no DOM types, so the little used is typed here.
+        interface El { textContent: string | null; querySelector(s: string): El | null; querySelectorAll(s: string): Iterable<El> }
+        const box = (globalThis as unknown as { document: El }).document.querySelector(`[data-instance="${id}"]`);
+        const states = [...(box?.querySelectorAll('.history .h') ?? [])].map((e) => e.textContent);
+        const crashed = states.lastIndexOf('crashed');
+        const backoff = states.indexOf('backoff', crashed);
+        return crashed >= 0 && backoff > crashed && states.indexOf('ready', backoff) > backoff
+          && box?.querySelector('.gen')?.textContent === `gen ${generation}`;
+      },
+      { id, generation },
+      { timeout: 10_000 },
+    );
+    return history(page, id);
+  }
+
+  it('shows the tree live and a kill clicked in the page as crashed → backoff → ready', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('toolbox', { instances: 2 })] });
+    const { page } = await open(manager);
+    const [first, second] = manager.snapshot().children![0]!.children!;
+    for (const instance of [first!, second!]) {
+      await expect.poll(() => row(page, instance.id!).locator('.state').textContent()).toBe('ready');
+      expect(await row(page, instance.id!).locator('.pid').textContent()).toBe(`pid ${instance.pid}`);
+    }
+    expect(await page.locator('[data-supervisor="root"] > .line .state').textContent()).toBe('running');
+    expect(await page.locator('#instance-diagram svg [data-state]').count()).toBeGreaterThanOrEqual(10);
+
+    await row(page, first!.id!).locator('button.kill').click();
+    const states = await seesRecovery(page, first!.id!, 2);
+    expect(states.slice(states.lastIndexOf('crashed'))).toEqual(['crashed', 'backoff', 'extracting', 'spawning', 'ready']);
+
+    // What the page shows is what happened: the old process was SIGKILLed, a new one serves.
+    expect(env.of('exit')).toEqual([expect.objectContaining({ pid: first!.pid, signal: 'SIGKILL' })]);
+    const newPid = pidsOf(manager, 'toolbox')[0]!;
+    expect(newPid).not.toBe(first!.pid);
+    await expect.poll(() => row(page, first!.id!).locator('.pid').textContent()).toBe(`pid ${newPid}`);
+    await expect.poll(() => row(page, first!.id!).locator('.last-exit').textContent()).toBe('last: killed by SIGKILL');
+    expect(await history(page, second!.id!)).not.toContain('crashed');
+    // The lifecycle diagram highlights the selected instance's state.
+    await expect.poll(() => page.locator('#instance-diagram g.current').getAttribute('data-state')).toBe('ready');
+    expect(await page.locator('#events li').filter({ hasText: 'exited (SIGKILL)' }).count()).toBe(1);
+  });
+
+  it('shows a kill from outside the page (process.kill) the same way', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('echo')] });
+    const { page } = await open(manager);
+    const instance = manager.snapshot().children![0]!.children![0]!;
+    await expect.poll(() => row(page, instance.id!).locator('.state').textContent()).toBe('ready');
+    process.kill(instance.pid!, 'SIGKILL');
+    const states = await seesRecovery(page, instance.id!, 2);
+    expect(states.at(-1)).toBe('ready');
+    expect(env.of('restart')).toEqual([expect.objectContaining({ child: 'echo', reason: 'killed by SIGKILL' })]);
+    await expect.poll(() => row(page, instance.id!).locator('.restarts').textContent()).toBe('restarts 1');
+  });
+
+  it('hangs a handler (SIGSTOP) and a request sent from the page times out; the hung process is replaced', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue')] });
+    const { page } = await open(manager);
+    const instance = manager.snapshot().children![0]!.children![0]!;
+    await row(page, instance.id!).locator('button.hang').click();
+    await until(() => readState(instance.pid!) === 'T', 'the handler to be stopped');
+    const driver = page.locator('[data-driver="rogue"]');
+    await driver.locator('input.timeout').fill('300');
+    await driver.locator('button.send').click();
+    await expect.poll(() => driver.locator('.result').textContent(), { timeout: 10_000 }).toMatch(/^TIMEOUT: /);
+    await seesRecovery(page, instance.id!, 2);
+    expect(env.of('fault')).toEqual([expect.objectContaining({ reason: 'request deadline of 300 ms passed' })]);
+    expect(await gone(instance.pid!, 2000)).toBe(true);
+    // The new process answers requests sent from the page.
+    await driver.locator('input.payload').fill('{"n":7}');
+    await driver.locator('button.send').click();
+    await expect.poll(() => driver.locator('.result').textContent()).toBe('OK {"n":7}');
+  });
+
+  it('is what `umdkit dashboard <config>` serves, on an ephemeral port it prints, until stopped', async () => {
+    const config = await configs.write(env.root, [{ fixture: 'echo' }]);
+    const stop = new AbortController();
+    let out = '';
+    const exited = dashboardCommand([config], { out: (t) => (out += t), err: (t) => (out += t), signal: stop.signal });
+    await until(() => out.includes('http://'), 'the URL to be printed');
+    const url = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![0];
+    expect(Number(/:(\d+)\//.exec(url)![1])).toBeGreaterThan(0);
+    const page = await browser.newPage();
+    pages.push(page);
+    await page.goto(url);
+    const instance = page.locator('[data-driver="echo"] .instance');
+    await expect.poll(() => instance.locator('.state').textContent()).toBe('ready');
+    const pid = Number((await instance.locator('.pid').textContent())!.replace('pid ', ''));
+    expect((await fetch(new URL('/readyz', url))).status).toBe(200);
+    stop.abort();
+    expect(await exited).toBe(0);
+    expect(await gone(pid, 2000)).toBe(true);
+    await expect.poll(() => page.locator('#conn').textContent()).toMatch(/manager stopped|reconnecting/);
+  });
+});
+
+/** The process state letter from /proc (T = stopped). */
+function readState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
