@@ -143,7 +143,11 @@ class Extracted implements LoadedImage {
   }
 
   unload(): Promise<void> {
-    this.removal ??= rm(this.dir, { recursive: true, force: true });
+    // A failed removal (say the root was made unwritable) is not remembered: the next unload retries.
+    this.removal ??= rm(this.dir, { recursive: true, force: true }).catch((err: unknown) => {
+      this.removal = undefined;
+      throw err;
+    });
     return this.removal;
   }
 }
