@@ -9,6 +9,7 @@ import { existsSync, readlinkSync } from 'node:fs';
 import type { Image, ManagerEvent } from 'umdkit';
 import { SampleManager } from './manager.js';
 import { SAMPLE_REPLY_BYTES } from './offset.js';
+import { mulberry32 } from '../../src/testing/prng.js';
 
 /**
  * Options of {@link runSelftest}.
@@ -335,16 +336,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** A small seeded PRNG (mulberry32): the offsets of a run are repeatable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
