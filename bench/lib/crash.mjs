@@ -23,25 +23,34 @@ export async function untilFullStrength(manager, instances, timeoutMs = 10_000) 
 }
 
 /**
- * One sample, in milliseconds. `echo` is a started umdkit bench client.
+ * One sample: `ms` from sending the crash to the next answer, and `afterExitMs`, the part after
+ * the manager saw the process exit (what the restart itself costs, without the handler's dying).
  *
  * @example
- * const ms = await crashToNextAnswer(echo, 2); // a driver with one spare: 2 instances in all
+ * const { ms } = await crashToNextAnswer(echo, 2); // a driver with one spare: 2 instances in all
  */
 export async function crashToNextAnswer(echo, instances) {
   await untilFullStrength(echo.manager, instances);
-  const started = performance.now();
-  const crashed = echo.manager.request('echo', null, { method: 'crash' }).then(
-    () => {
-      throw new Error('the crash request was answered: the handler did not crash');
-    },
-    (err) => {
-      if (err.code !== 'HANDLER_CRASHED') throw err;
-    },
-  );
-  const answer = await echo.manager.request('echo', 'after the crash', { method: 'echo' });
-  const ms = performance.now() - started;
-  await crashed;
-  if (answer !== 'after the crash') throw new Error(`unexpected answer after the crash: ${JSON.stringify(answer)}`);
-  return ms;
+  let exitedAt;
+  const unsubscribe = echo.manager.subscribe((event) => {
+    if (event.type === 'exit' && exitedAt === undefined) exitedAt = performance.now();
+  });
+  try {
+    const started = performance.now();
+    const crashed = echo.manager.request('echo', null, { method: 'crash' }).then(
+      () => {
+        throw new Error('the crash request was answered: the handler did not crash');
+      },
+      (err) => {
+        if (err.code !== 'HANDLER_CRASHED') throw err;
+      },
+    );
+    const answer = await echo.manager.request('echo', 'after the crash', { method: 'echo' });
+    const answeredAt = performance.now();
+    await crashed;
+    if (answer !== 'after the crash') throw new Error(`unexpected answer after the crash: ${JSON.stringify(answer)}`);
+    return { ms: answeredAt - started, afterExitMs: answeredAt - exitedAt };
+  } finally {
+    unsubscribe();
+  }
 }

@@ -7,13 +7,14 @@ const workerpoolFile = new URL('../children/workerpool-echo.mjs', import.meta.ur
 
 /**
  * The configurations compared. "default" is what the README of each library shows; "best" is the
- * fastest configuration found for this echo on this machine (threads kept alive, one per core,
- * several tasks per worker where the library allows it).
+ * fastest configuration found for this echo on this machine (tried: 1 or 2 threads, 1/16/64 tasks
+ * per worker, atomics on and off): for piscina one thread kept alive taking 64 tasks at once (like
+ * one umdkit handler with concurrency 64), for workerpool one thread per core kept alive.
  */
 export const POOL_CONFIGS = {
   piscina: {
     default: {},
-    best: { minThreads: availableParallelism(), maxThreads: availableParallelism(), idleTimeout: Infinity, concurrentTasksPerWorker: 16 },
+    best: { minThreads: 1, maxThreads: 1, idleTimeout: Infinity, concurrentTasksPerWorker: 64 },
   },
   workerpool: {
     default: {},

@@ -94,15 +94,21 @@ export async function crashes(image, { rounds, samples, tempDir }) {
     bare: { name: 'node spawn -> hello (empty script)', samples: [] },
     image: { name: 'node spawn -> hello (the packed handler, no umdkit)', samples: [] },
     cold: { name: 'umdkit crash -> next answer, cold restart', samples: [] },
+    coldAfterExit: { name: '  of which: exit seen -> next answer', samples: [] },
     spare: { name: 'umdkit crash -> next answer, warm spare', samples: [] },
+    spareAfterExit: { name: '  of which: exit seen -> next answer', samples: [] },
   };
   try {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < samples; i++) {
         series.bare.samples.push(await spawnToHello([emptyScript]));
         series.image.samples.push(await spawnToHello([imageFile]));
-        series.cold.samples.push(await crashToNextAnswer(cold, 1));
-        series.spare.samples.push(await crashToNextAnswer(spare, 2));
+        const coldSample = await crashToNextAnswer(cold, 1);
+        series.cold.samples.push(coldSample.ms);
+        series.coldAfterExit.samples.push(coldSample.afterExitMs);
+        const spareSample = await crashToNextAnswer(spare, 2);
+        series.spare.samples.push(spareSample.ms);
+        series.spareAfterExit.samples.push(spareSample.afterExitMs);
       }
     }
   } finally {

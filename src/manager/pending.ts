@@ -2,7 +2,15 @@ import { nanoid } from 'nanoid';
 import { UmdError, type UmdErrorCode, type UmdErrorDetails } from '../errors.js';
 import type { InstanceRuntime } from './instance.js';
 
-/** Told once about every request that settles (the manager: deadlines, counts, events). */
+/**
+ * Told once about every request that settles (the manager: deadlines, counts, events). One
+ * function serves every request, rather than a closure made per request.
+ *
+ * @example
+ * ```ts
+ * const onSettled: SettleHook = (request, code) => console.log(request.driver, code);
+ * ```
+ */
 export type SettleHook = (request: PendingRequest, code: UmdErrorCode | 'OK') => void;
 
 /** The request whose promise is being made; read by {@link bindSettlers}. */

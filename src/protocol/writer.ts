@@ -2,9 +2,9 @@ import { encodeValue } from './codec.js';
 import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limits.js';
 
 /**
- * Frames written in the same tick leave in one `write`: a pipe write is a system call (and in a
- * handler, whose stdout pipe is synchronous on Linux, a blocking one), so 64 pipelined answers
- * cost one call instead of 64 — on both sides of the pipe.
+ * Frames written in the same tick leave together, in one `write` per 16 frames: a pipe write is a
+ * system call (and in a handler, whose stdout pipe is synchronous on Linux, a blocking one), so 64
+ * pipelined answers cost 4 calls instead of 64 — on both sides of the pipe.
  *
  * Small frames are copied once, header and body together, into a shared slab; each flush hands
  * the stream a view of the slab and the next frames go after it (a slab is never written twice,
@@ -13,15 +13,21 @@ import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limit
  */
 
 /** Bodies at least this large are passed by reference instead of copied into the slab. */
-const EXPERIMENT: number | string = process.env.UMD_BATCH === 'first' ? 'first' : Number(process.env.UMD_BATCH ?? 0);
 const COPY_LIMIT = 16 * 1024;
 /** Size of one slab; a flush never needs more than one (large bodies stay outside). */
 const SLAB_BYTES = 64 * 1024;
+/**
+ * Frames per write at most. One write per tick makes the two processes take turns: the peer
+ * sleeps while this side decodes a whole batch and encodes the next one. Writing every 16 frames
+ * lets it start early; measured with 64 requests in flight on 2 cores, 16 doubled the throughput
+ * of one write per tick (8 and 32 were both slower), at 1/16 of the system calls of a write per frame.
+ */
+const MAX_BATCH_FRAMES = 16;
 
 /**
  * Encodes messages as they are written (errors are thrown to the writer at once, as with
- * `encodeFrame`) and sends everything written in the current tick to `sink` as one chunk, or as
- * a few chunks to `sinkMany` when large bodies are among them.
+ * `encodeFrame`) and sends what was written in the current tick to `sink` as one chunk per 16
+ * frames, or as a few chunks to `sinkMany` when large bodies are among them.
  *
  * @example
  * ```ts
@@ -40,7 +46,11 @@ export class FrameWriter {
   private chunks: Uint8Array[] = [];
   private scheduled = false;
   private batched = 0;
-  private readonly flushNow = (): void => this.flush();
+  /** The end-of-tick flush; at most one is pending. */
+  private readonly flushNow = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
 
   constructor(
     private readonly sink: (chunk: Uint8Array) => void,
@@ -49,6 +59,8 @@ export class FrameWriter {
     private readonly sinkMany: (chunks: readonly Uint8Array[]) => void = (chunks) => chunks.forEach((chunk) => sink(chunk)),
     /** Runs the flush once the current tick's work is done: `process.nextTick` runs after every promise reaction queued in it too. */
     private readonly schedule: (flush: () => void) => void = process.nextTick,
+    /** Frames in one write at most; more in the same tick go out in several writes. */
+    private readonly maxBatchFrames = MAX_BATCH_FRAMES,
   ) {}
 
   /** Bytes written and not yet handed to the sink. */
@@ -87,14 +99,9 @@ export class FrameWriter {
       }
       this.end = at + length;
     }
-    const policy = EXPERIMENT;
-    if (policy === 'first' && !this.scheduled) {
-      this.flush();
-      this.scheduled = true;
-      this.schedule(this.flushNow);
-      return;
-    }
-    if (typeof policy === 'number' && policy > 0 && ++this.batched >= policy) {
+    if (++this.batched >= this.maxBatchFrames) {
+      // A long batch goes out in parts, so the peer starts on the first frames while this side
+      // is still producing the rest (both processes busy at once, not taking turns).
       this.flush();
       return;
     }
@@ -106,7 +113,6 @@ export class FrameWriter {
 
   /** Hands everything queued to the sink now (one chunk when possible). */
   flush(): void {
-    this.scheduled = false;
     this.batched = 0;
     const chunks = this.chunks;
     if (this.end > this.start) {
