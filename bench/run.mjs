@@ -6,18 +6,20 @@
 //   npm run bench -- --quick                  under a minute, fewer and shorter rounds
 //   npm run bench -- --json                   one JSON document on stdout instead of tables
 //   npm run bench -- --memory                 parent RSS over 1,000,000 requests, bytes per queued request
+//   npm run bench -- --only crash,bulk        only these sections (one, pipelined, bulk, crash)
 //
 // It measures the BUILT package (dist/), as users get it, and packs its echo handler with it into
 // a temp dir at start, removed at the end. Nothing is downloaded.
 import { availableParallelism, loadavg } from 'node:os';
 import { requireBuilt } from './lib/umdkit-client.mjs';
 
-const USAGE = 'usage: node bench/run.mjs [--quick] [--json] [--memory] [--rounds N]';
+const USAGE = 'usage: node bench/run.mjs [--quick] [--json] [--memory] [--rounds N] [--only one,pipelined,bulk,crash]';
+const SECTIONS = ['one', 'pipelined', 'bulk', 'crash'];
 
 const argv = process.argv.slice(2);
 const flags = new Set(argv.filter((a) => a.startsWith('--')));
 for (const flag of flags) {
-  if (!['--quick', '--json', '--memory', '--rounds', '--help'].includes(flag)) {
+  if (!['--quick', '--json', '--memory', '--rounds', '--only', '--help'].includes(flag)) {
     process.stderr.write(`bench: unknown option ${flag}\n${USAGE}\n`);
     process.exit(2);
   }
@@ -48,6 +50,14 @@ const config = {
   crashSamples: quick ? 2 : 3,
   bulkWindow: 4, // 4 x 64 KiB in flight: the best window for all three (16 makes every one of them slower)
 };
+const onlyArg = argv.indexOf('--only');
+const only = new Set(onlyArg >= 0 ? String(argv[onlyArg + 1]).split(',') : SECTIONS);
+for (const name of only) {
+  if (!SECTIONS.includes(name)) {
+    process.stderr.write(`bench: --only takes sections among ${SECTIONS.join(', ')}, got ${JSON.stringify(name)}\n`);
+    process.exit(2);
+  }
+}
 if (!Number.isInteger(config.rounds) || config.rounds < 1) {
   process.stderr.write(`bench: --rounds must be a positive integer, got ${argv[roundsArg + 1]}\n`);
   process.exit(2);
@@ -81,14 +91,22 @@ try {
     report.memory = await memory(packed.driver, { total: quick ? 200_000 : 1_000_000, queued: 100_000 });
   } else {
     log(`bench: ${config.rounds} interleaved rounds of ${config.durationMs} ms per implementation (load average ${loadavg()[0].toFixed(2)})`);
-    log('1 in flight...');
-    report.sections.push(await roundTrips(packed.driver, { window: 1, ...config }));
-    log('64 pipelined...');
-    report.sections.push(await roundTrips(packed.driver, { window: 64, ...config }));
-    log('bulk...');
-    report.sections.push(await bulk(packed.driver, { window: config.bulkWindow, ...config }));
-    log('crash -> next answer...');
-    report.sections.push(await crashes(packed.driver, { rounds: config.rounds, samples: config.crashSamples, tempDir: packed.dir }));
+    if (only.has('one')) {
+      log('1 in flight...');
+      report.sections.push(await roundTrips(packed.driver, { window: 1, ...config }));
+    }
+    if (only.has('pipelined')) {
+      log('64 pipelined...');
+      report.sections.push(await roundTrips(packed.driver, { window: 64, ...config }));
+    }
+    if (only.has('bulk')) {
+      log('bulk...');
+      report.sections.push(await bulk(packed.driver, { window: config.bulkWindow, ...config }));
+    }
+    if (only.has('crash')) {
+      log('crash -> next answer...');
+      report.sections.push(await crashes(packed.driver, { rounds: config.rounds, samples: config.crashSamples, tempDir: packed.dir }));
+    }
   }
   report.goals = goals(report);
 } finally {

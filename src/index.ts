@@ -22,7 +22,7 @@ export {
   type RestartType,
   type BackoffOptions,
 } from './manager/driver.js';
-export { sha256Hex, type Image } from './loader/image.js';
+export { sha256Hex, type Image, type ImageFormat } from './loader/image.js';
 export type { SandboxLevel, SandboxOption, SandboxOptions, SandboxLimits, LayerName } from './sandbox/index.js';
 export { createManager, Manager } from './manager/manager.js';
 export { supervisor, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UmdError } from '../errors.js';
 import { matching, oneOf, plainObject } from '../util/options.js';
 import { driverName } from './driver-name.js';
-import { sha256Hex, type Image } from './image.js';
+import { checkFormat, imageFileName, sha256Hex, type Image } from './image.js';
 import { privateDirName } from './private-dir.js';
 import { runtimeRoot } from './runtime-dir.js';
 import { requireSignature, trustedKeys, type PublicKeyInput } from './signature.js';
@@ -27,7 +27,7 @@ import { requireSignature, trustedKeys, type PublicKeyInput } from './signature.
  * ```
  */
 export interface LoadedImage {
-  /** Driver name; also the file name (with `.mjs` for node images). */
+  /** Driver name; also the file name (with `.mjs` or `.cjs` for node images). */
   readonly name: string;
   /** The private directory (mode 0700), `umdkit-<parentPid>-<nanoid>`; the handler's cwd. */
   readonly dir: string;
@@ -95,7 +95,7 @@ export async function loadImage(name: string, image: Image, options: LoadOptions
   if (keys !== undefined) requireSignature(name, image.bytes, image.signature, keys, 'image');
   const root = await runtimeRoot({ kind: image.kind, ...(options.root === undefined ? {} : { root: options.root }) });
   const dir = join(root, privateDirName());
-  const file = join(dir, image.kind === 'node' ? `${name}.mjs` : name);
+  const file = join(dir, imageFileName(name, image));
   try {
     await mkdir(dir, { mode: 0o700 });
     await writeClosed(file, image.bytes);
@@ -171,4 +171,5 @@ function checkImage(value: unknown): asserts value is Image {
   if (!(image.bytes instanceof Uint8Array)) throw new TypeError(`image.bytes must be a Uint8Array, got ${typeof image.bytes}`);
   if (image.bytes.length === 0) throw new RangeError('image.bytes must not be empty, got 0 bytes');
   matching('image.sha256', image.sha256, SHA256, 'a lower-case hex sha256 (64 characters)');
+  checkFormat('image', image);
 }

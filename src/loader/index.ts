@@ -9,7 +9,7 @@
  * const handler = await spawnHandler(loaded, { driver: 'parser', instance, generation: 1, startTimeoutMs: 10_000, maxFrameBytes: 16 << 20, maxDepth: 64 });
  * ```
  */
-export { sha256Hex, type Image } from './image.js';
+export { sha256Hex, imageFileName, IMAGE_FORMATS, type Image, type ImageFormat } from './image.js';
 export { runtimeRoot, runtimeBases, parseMountinfo, isNoexec, ROOT_NAME, type RuntimeRootOptions, type MountEntry } from './runtime-dir.js';
 export { privateDirName, ownerPidOf } from './private-dir.js';
 export { loadImage, type LoadedImage, type LoadOptions } from './extract.js';

@@ -5,7 +5,7 @@ import { knownKeys, oneOf, plainObject } from '../util/options.js';
 import { bundleHandler } from './bundle.js';
 import { driverModule } from './driver-module.js';
 import { driverName } from './driver-name.js';
-import { sha256Hex, type Image } from './image.js';
+import { sha256Hex, type Image, type ImageFormat } from './image.js';
 
 /**
  * `umdkit pack` as a function: turn a handler into a driver module with its image embedded.
@@ -80,11 +80,12 @@ export async function pack(options: PackOptions): Promise<Packed> {
   const out = o.out === undefined ? undefined : resolve(path('options.out', o.out));
 
   let bytes: Uint8Array;
+  let format: ImageFormat | undefined;
   if (kind === 'node') {
     if (o.binary !== undefined) throw new TypeError('options.binary is for exec images; a node image is bundled from options.entry');
     const entry = resolve(path('options.entry', o.entry));
     try {
-      bytes = await bundleHandler(entry);
+      ({ bytes, format } = await bundleHandler(entry));
     } catch (cause) {
       throw new Error(`cannot bundle the handler entry ${entry}: ${(cause as Error).message}`, { cause });
     }
@@ -95,7 +96,13 @@ export async function pack(options: PackOptions): Promise<Packed> {
 
   const sha256 = sha256Hex(bytes);
   const signature = o.sign === undefined ? undefined : signImage(bytes, o.sign);
-  const image: Image = signature === undefined ? { kind, bytes, sha256 } : { kind, bytes, sha256, signature };
+  const image: Image = {
+    kind,
+    bytes,
+    sha256,
+    ...(signature === undefined ? {} : { signature }),
+    ...(format === undefined ? {} : { format }),
+  };
   const module = driverModule(name, image);
   if (out !== undefined) await writeAtomically(out, module);
   return { name, image, bytes, sha256, module, ...(out === undefined ? {} : { out }) };

@@ -1,4 +1,4 @@
-import type { Image } from '../loader/image.js';
+import { checkFormat, type Image, type ImageFormat } from '../loader/image.js';
 import { sandboxSettings, type SandboxOption, type SandboxSettings } from '../sandbox/index.js';
 import {
   knownKeys,
@@ -209,5 +209,12 @@ function validateImage(value: unknown): Image {
   if (image.signature !== undefined && typeof image.signature !== 'string') {
     throw new TypeError(`options.image.signature must be a base64 string, got ${typeof image.signature}`);
   }
-  return Object.freeze({ kind, bytes: image.bytes, sha256, ...(image.signature === undefined ? {} : { signature: image.signature as string }) });
+  checkFormat('options.image', image);
+  return Object.freeze({
+    kind,
+    bytes: image.bytes,
+    sha256,
+    ...(image.signature === undefined ? {} : { signature: image.signature as string }),
+    ...(image.format === undefined ? {} : { format: image.format as ImageFormat }),
+  });
 }

@@ -209,9 +209,9 @@ async function liveHandler(manager: Manager, driver: string, o: InjectOptions): 
   }
 }
 
-/** The image file in a private directory: `<name>.mjs` for node images, `<name>` for exec images. */
+/** The image file in a private directory: `<name>.mjs` or `<name>.cjs` for node images, `<name>` for exec images. */
 async function imageFile(dir: string, driver: string): Promise<string> {
-  for (const candidate of [join(dir, `${driver}.mjs`), join(dir, driver)]) {
+  for (const candidate of [join(dir, `${driver}.cjs`), join(dir, `${driver}.mjs`), join(dir, driver)]) {
     if (await access(candidate).then(() => true, () => false)) return candidate;
   }
   throw new Error(`no image of "${driver}" in ${dir}`);

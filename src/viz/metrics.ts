@@ -1,4 +1,15 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
+
+/**
+ * prom-client, loaded on the first `createMetrics()`: it is the heaviest module of the package
+ * (~20 ms to import here), and most programs that import umdkit never serve metrics.
+ */
+let promClient: typeof import('prom-client') | undefined;
+function loadPromClient(): typeof import('prom-client') {
+  promClient ??= createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+  return promClient;
+}
 import { INSTANCE_STATES } from '../../machines/instance-types.js';
 import type { ManagerEvent } from '../manager/events.js';
 import type { SnapshotNode, TreeSnapshot } from '../manager/snapshot.js';
@@ -62,7 +73,8 @@ export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.001,
  * ```
  */
 export function createMetrics(manager: MetricsSource, options: MetricsOptions = {}): ManagerMetrics {
-  const registry = options.registry ?? new Registry();
+  const { Counter, Gauge, Histogram, Registry: PromRegistry } = loadPromClient();
+  const registry = options.registry ?? new PromRegistry();
   const registers = [registry];
   const requests = new Counter({ name: 'umdkit_requests_total', help: 'Requests settled, by driver and outcome (OK or the UmdError code).', labelNames: ['driver', 'outcome'] as const, registers });
   const duration = new Histogram({

@@ -11,7 +11,7 @@ describe('pack → load → spawn → hello → request → bye → exit → unl
   it('runs a packed handler end to end and leaves nothing behind', async () => {
     const image = await fixtureImage('echo');
     const loaded = await loadImage('echo', image, { root: slate.root });
-    expect(basename(loaded.file)).toBe('echo.mjs');
+    expect(basename(loaded.file)).toBe('echo.cjs') // a plain handler packs as CommonJS;
     expect((await stat(loaded.dir)).mode & 0o777).toBe(0o700);
     expect((await stat(loaded.file)).mode & 0o777).toBe(0o500);
     expect(basename(loaded.dir)).toMatch(new RegExp(`^umdkit-${process.pid}-[A-Za-z0-9_-]+$`));

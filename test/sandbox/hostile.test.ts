@@ -113,7 +113,7 @@ describe('a hostile handler', () => {
       expect(prepared.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', ...(host.isRoot ? ['user'] : []), 'netns']);
       const who = payload(await call('whoami')) as { uid: number; gid: number; main: string };
       if (host.isRoot) {
-        expect(who).toMatchObject({ uid: 65534, main: '/proc/self/cwd/hostile.mjs' });
+        expect(who).toMatchObject({ uid: 65534, main: '/proc/self/cwd/hostile.cjs' });
       } else {
         expect(who.uid).toBe(host.uid);
       }

@@ -229,7 +229,7 @@ describe('disk faults', () => {
     await env.until((e) => e.type === 'exit', 'the exit');
     const waiting = env.send(manager, 'rogue', 'after heal', { timeoutMs: 5000 });
     const refused = await env.until((e) => e.type === 'restart' && e.reason.includes('changed on disk'), 'the refused start');
-    expect((refused as { reason: string }).reason).toMatch(/^extracted image of driver "rogue" at .*\/rogue\.mjs changed on disk: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}$/);
+    expect((refused as { reason: string }).reason).toMatch(/^extracted image of driver "rogue" at .*\/rogue\.cjs changed on disk: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}$/);
     await tamper.heal!();
     expect(await waiting).toEqual({ ok: true, value: 'after heal' });
     await env.stopAndCheck(manager);
