@@ -110,7 +110,11 @@ export interface HandlerProcess {
   send(message: ManagerMessage): void;
   /** Set by the owner; called with each validated frame after `hello` (frames that came earlier are delivered when it is set). */
   onMessage: ((message: ResponseMessage | PongMessage) => void) | undefined;
-  /** Set by the owner; called once for a bad frame: the decoder is dead and the handler presumed compromised. */
+  /**
+   * Set by the owner; called once for a bad frame: the decoder is dead and the handler presumed
+   * compromised. stdout ending inside a frame counts only when the process is still running a
+   * moment later; a frame cut short by an exit is the crash that `exited` reports.
+   */
   onFault: ((error: ProtocolError) => void) | undefined;
   /** Resolves once the process is reaped and its pipes are closed. Never rejects. */
   readonly exited: Promise<HandlerExit>;
@@ -125,6 +129,14 @@ export interface HandlerProcess {
   /** Sends `bye`, waits up to `graceMs` for the exit, then SIGKILLs the group; resolves once reaped. */
   terminate(graceMs: number | 'brutal_kill'): Promise<HandlerExit>;
 }
+
+/**
+ * How long after stdout ended inside a frame the handler must still be running for that to be a
+ * protocol fault. A process that dies while writing closes stdout a moment before its exit is
+ * reported (the kernel closes its files, then reports the exit); waiting this long tells a crash
+ * from a handler that closed stdout mid-frame and lives on.
+ */
+const CUT_FRAME_VERDICT_MS = 250;
 
 /** Attempts when exec fails with ETXTBSY: another thread's fork can briefly hold a write descriptor. */
 const TEXT_BUSY_ATTEMPTS = 5;
@@ -283,7 +295,7 @@ class Handler implements HandlerProcess {
       try {
         this.decoder.end();
       } catch (err) {
-        this.faulted(err as ProtocolError);
+        this.cutShort(err as ProtocolError);
       }
     });
     child.stderr.on('data', (chunk: Buffer) => this.log.push(chunk));
@@ -426,6 +438,23 @@ class Handler implements HandlerProcess {
         throw err;
       });
     }
+  }
+
+  /**
+   * stdout ended inside a frame. A handler that died while writing cut its last frame short: that
+   * is a crash, which `exited` reports (exit code, signal), not a protocol violation. Only a
+   * handler still running once its exit would have been seen closed stdout mid-frame: that is
+   * the fault (TRUNCATED).
+   */
+  private cutShort(error: ProtocolError): void {
+    if (!this.running) return;
+    const verdict = setTimeout(() => {
+      // One more loop turn first: an exit already signalled is then seen even if the timer ran late.
+      setImmediate(() => {
+        if (this.running) this.faulted(error);
+      });
+    }, CUT_FRAME_VERDICT_MS);
+    this.child.once('exit', () => clearTimeout(verdict));
   }
 
   private faulted(error: ProtocolError): void {

@@ -1,3 +1,4 @@
+import { UmdError } from '../errors.js';
 import type { LoadedImage } from '../loader/extract.js';
 import type { PreparedSandbox } from '../sandbox/index.js';
 import type { HandlerProcess } from '../loader/spawn.js';
@@ -76,11 +77,44 @@ export class DriverNode {
     return this.unload();
   }
 
-  /** Removes the extracted image (the kernel's rmmod); the next start loads it again. */
+  /**
+   * Images whose directory could not be removed (say the extraction root was made unwritable).
+   * Kept, never forgotten on disk: every later unload — the next reload, the final stop — tries again.
+   */
+  private readonly unremoved = new Set<LoadedImage>();
+
+  /**
+   * Removes the extracted image (the kernel's rmmod); the next start loads it again. Rejects with
+   * `SPAWN` naming the directory and the OS error when it cannot be removed; the image is then
+   * kept for the next unload to retry.
+   */
   async unload(): Promise<void> {
     const loading = this.loading;
     this.loading = undefined;
-    if (loading) await (await loading.catch(() => undefined))?.image.unload();
+    const loaded = loading === undefined ? undefined : await loading.catch(() => undefined);
+    if (loaded !== undefined) this.unremoved.add(loaded.image);
+    let failure: { image: LoadedImage; cause: unknown } | undefined;
+    for (const image of [...this.unremoved]) {
+      try {
+        await image.unload();
+        this.unremoved.delete(image);
+      } catch (cause) {
+        failure ??= { image, cause };
+      }
+    }
+    if (failure !== undefined) {
+      const { image, cause } = failure;
+      const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+      // Node's message names the OS error and the call ("EPERM: operation not permitted, rmdir '...'").
+      const why = cause instanceof Error ? cause.message : String(cause);
+      const more = this.unremoved.size > 1 ? ` (and ${this.unremoved.size - 1} more image director${this.unremoved.size > 2 ? 'ies' : 'y'})` : '';
+      throw new UmdError(
+        'SPAWN',
+        `cannot remove the image directory ${image.dir} of driver "${this.driver.name}"${more}: ${why}; kept, the next unload or stop tries again`,
+        { driver: this.driver.name, reason: code, dir: image.dir },
+        { cause },
+      );
+    }
   }
 
   async spawn(instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess> {
@@ -88,7 +122,11 @@ export class DriverNode {
     return this.host.spawn(this.driver, loaded, instance, generation, signal);
   }
 
-  /** Unload, then restart every instance from a fresh extraction (they finish in-flight work first). */
+  /**
+   * Unload, then restart every instance from a fresh extraction (they finish in-flight work first).
+   * When the old image cannot be removed it rejects (`SPAWN`) before restarting anything: the
+   * running instances go on serving.
+   */
   async reload(): Promise<void> {
     await this.unload();
     const ready = this.instances.map((instance) => {

@@ -99,15 +99,34 @@ describe('a running handler process', () => {
     await loaded.unload();
   });
 
-  it('reports a frame cut off by the exit as TRUNCATED, even to an onFault set afterwards', async () => {
+  it('leaves a frame cut off by the exit to the exit: a crash (code, signal), not a fault', async () => {
+    const faults: ProtocolError[] = [];
     const { loaded, handler } = await start('cut', `${HELLO_JS}
-      process.stdout.write(Buffer.concat([hello(), Buffer.from([0, 0, 0, 9, 0xa1])]), () => process.exit(1));`);
+      import { writeSync } from 'node:fs';
+      writeSync(1, Buffer.concat([hello(), Buffer.from([0, 0, 0, 9, 0xa1])]));
+      process.exit(1);`);
+    handler.onFault = (error) => faults.push(error);
     const exit = await handler.exited;
     expect(exit.code).toBe(1);
+    await pause(CUT_FRAME_VERDICT_MS + 100); // past the time a live handler would be blamed
+    expect(faults).toEqual([]);
+    await loaded.unload();
+  });
+
+  it('reports stdout closed inside a frame by a handler that lives on as TRUNCATED, even to an onFault set afterwards', async () => {
+    const { loaded, handler } = await start('closer', `${HELLO_JS}
+      import { closeSync, writeSync } from 'node:fs';
+      writeSync(1, Buffer.concat([hello(), Buffer.from([0, 0, 0, 9, 0xa1])]));
+      closeSync(1);
+      ${STAY_ALIVE_JS}`);
+    await pause(CUT_FRAME_VERDICT_MS + 100);
+    expect(handler.alive).toBe(true);
     const faults: ProtocolError[] = [];
     handler.onFault = (error) => faults.push(error);
     await waitUntil(() => faults.length > 0);
-    expect(faults[0]!.reason).toBe('TRUNCATED');
+    expect(faults.map((f) => f.reason)).toEqual(['TRUNCATED']);
+    expect(handler.alive).toBe(true); // what to do about it is the owner's call
+    expect((await handler.terminate('brutal_kill')).signal).toBe('SIGKILL');
     await loaded.unload();
   });
 
@@ -128,6 +147,11 @@ describe('a running handler process', () => {
     await loaded.unload();
   });
 });
+
+/** How long spawn.ts waits for an exit before blaming a live handler for a cut frame. */
+const CUT_FRAME_VERDICT_MS = 250;
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntil(condition: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;

@@ -152,12 +152,13 @@ describe('pipe faults', () => {
     await env.stopAndCheck(manager);
   });
 
-  it('truncate: a frame cut short by a dying handler -> PROTOCOL (TRUNCATED), restarted', async () => {
+  it('truncate: a frame cut short by a dying handler -> HANDLER_CRASHED (the cut is the crash), restarted', async () => {
     covered.add('truncate');
     const manager = await env.start({ children: [await fixtureDriver('rogue')] });
     await faults.inject(manager, 'truncate', { fraction: 0.5 });
-    expect(await env.send(manager, 'rogue', 'cut')).toMatchObject({ ok: false, code: 'PROTOCOL', details: { reason: 'fault' } });
-    expect(env.of('fault')[0]?.reason).toMatch(/^protocol: TRUNCATED: stream ended with \d+ byte\(s\) of a frame of \d+ bytes$/);
+    expect(await env.send(manager, 'rogue', 'cut')).toMatchObject({ ok: false, code: 'HANDLER_CRASHED', details: { exitCode: 1 } });
+    expect(env.of('fault')).toEqual([]); // not blamed on the protocol: the process died
+    expect(env.of('exit')[0]).toMatchObject({ code: 1 });
     expect(await env.send(manager, 'rogue', 'whole')).toEqual({ ok: true, value: 'whole' });
     await env.stopAndCheck(manager);
   });

@@ -1,0 +1,70 @@
+import { spawnSync } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UmdError } from 'umdkit';
+import { faults } from 'umdkit/testing';
+import { failure, fixtureDriver, pidsOf, useManagers } from './harness.js';
+
+// Root writes through any mode: the root directory is made immutable (chattr +i) as well as 0500.
+const asRoot = process.getuid?.() === 0;
+const haveChattr = spawnSync('chattr', [], { stdio: 'ignore' }).error === undefined;
+const cannotLock = asRoot && !haveChattr && process.env.CI !== 'true';
+
+describe.skipIf(cannotLock)(`reload() when the old image cannot be removed${cannotLock ? ' (skipped: running as root without chattr)' : ''}`, () => {
+  const env = useManagers();
+  let heal: (() => Promise<void>) | undefined;
+  // Registered after useManagers: runs before its stop and leak check, which need a writable root.
+  afterEach(async () => {
+    await heal?.();
+    heal = undefined;
+  });
+
+  const imageDirs = async () => (await readdir(env.root)).filter((name) => name.startsWith('umdkit-'));
+
+  it('rejects with a UmdError naming the directory and the OS error; service goes on; the directory is removed once possible', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue')] });
+    expect(await manager.request('rogue', 'before')).toBe('before');
+    const [pid] = pidsOf(manager, 'rogue');
+    const [dir] = await imageDirs();
+    expect(dir).toBeDefined();
+
+    heal = await faults.makeUnwritable(env.root);
+    const error = await failure(manager.reload('rogue'));
+    expect(error).toBeInstanceOf(UmdError);
+    expect(error.code).toBe('SPAWN');
+    expect(error.message).toContain(join(env.root, dir!));
+    expect(error.message).toMatch(/EPERM|EACCES/);
+    expect(error.cause).toMatchObject({ code: expect.stringMatching(/^(EPERM|EACCES)$/) });
+    expect(error.details).toMatchObject({ driver: 'rogue', reason: expect.stringMatching(/^(EPERM|EACCES)$/) });
+
+    // Nothing was restarted: the running handler still serves.
+    expect(await manager.request('rogue', 'during')).toBe('during');
+    expect(pidsOf(manager, 'rogue')).toEqual([pid]);
+
+    await heal();
+    heal = undefined;
+    // The failed image was kept, so the final stop removes it (the clean slate checks the root is empty).
+    await manager.stop();
+    expect(await imageDirs()).toEqual([]);
+  });
+
+  it('a later reload, once the root is writable again, removes the old directory and serves from a fresh one', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue')] });
+    const [pid] = pidsOf(manager, 'rogue');
+    const [oldDir] = await imageDirs();
+
+    heal = await faults.makeUnwritable(env.root);
+    expect(await failure(manager.reload('rogue'))).toMatchObject({ code: 'SPAWN' });
+    await heal();
+    heal = undefined;
+
+    await manager.reload('rogue');
+    const dirs = await imageDirs();
+    expect(dirs).toHaveLength(1);
+    expect(dirs).not.toContain(oldDir);
+    expect(await manager.request('rogue', 'after')).toBe('after');
+    expect(pidsOf(manager, 'rogue')[0]).not.toBe(pid);
+    await manager.stop();
+  });
+});
