@@ -270,7 +270,9 @@ export class Manager {
   /**
    * Stops gracefully: refuses new requests, lets queued and in-flight ones finish for up to
    * `drainMs` (default 5000; 0 = reject them at once with STOPPED), says `bye` to every handler,
-   * waits its `shutdownMs`, SIGKILLs the group, and removes every extracted image.
+   * waits its `shutdownMs`, SIGKILLs the group, and removes every extracted image. When an image
+   * directory cannot be removed (an unwritable root) it rejects with `SPAWN` naming it; calling
+   * `stop()` again tries the removal again (the processes are gone by then).
    *
    * @example
    * ```ts
@@ -284,8 +286,15 @@ export class Manager {
     } catch (err) {
       return Promise.reject(err);
     }
-    this.stopping ??= this.shutdown(drainMs);
-    return this.stopping;
+    if (this.stopping === undefined) {
+      this.stopping = this.shutdown(drainMs);
+      return this.stopping;
+    }
+    // A stop that failed to remove an image is retried by the next call; a finished one is not redone.
+    return this.stopping.then(
+      () => undefined,
+      () => this.settleStop(),
+    );
   }
 
   /** True once the tree gave up or stop() was called. */
@@ -309,19 +318,30 @@ export class Manager {
     await this.settleStop();
   }
 
-  /** Stops every process and removes every image; one run however often it is asked for. */
+  /**
+   * Stops every process (once, however often it is asked for), then removes every image: that part
+   * runs again after a failure (an image directory that could not be removed), until it succeeds.
+   */
   private settleStop(): Promise<void> {
     this.settling ??= (async () => {
       this.accepting = false;
       await this.root.node.stop();
-      await Promise.all([...this.drivers.values()].map((node) => node.close()));
+    })();
+    this.removing ??= this.settling.then(async () => {
+      const closed = await Promise.allSettled([...this.drivers.values()].map((node) => node.close()));
+      const failed = closed.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed !== undefined) {
+        this.removing = undefined; // the next stop() tries again
+        throw failed.reason;
+      }
       this.deadlines.clear();
       this.finished = true;
       this.hub.emit({ type: 'stopped', at: this.clock.now() });
-    })();
-    return this.settling;
+    });
+    return this.removing;
   }
   private settling: Promise<void> | undefined;
+  private removing: Promise<void> | undefined;
   /** Set just before the `stopped` event: event streams created later end at once. */
   private finished = false;
 
@@ -331,7 +351,8 @@ export class Manager {
     this.accepting = false;
     this.hub.emit({ type: 'gave-up', supervisor: this.root.spec.name, reason, at: this.clock.now() });
     this.rejectAll('GAVE_UP', `the supervision tree gave up: ${reason}`);
-    void this.settleStop();
+    // An image that cannot be removed now is kept; the caller's stop() retries and reports it.
+    this.settleStop().catch(() => {});
   }
 
   private rejectAll(code: 'STOPPED' | 'GAVE_UP', message: string): void {

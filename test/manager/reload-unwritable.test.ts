@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UmdError } from 'umdkit';
 import { faults } from 'umdkit/testing';
+import { isRunning } from '../fixtures/harness.js';
 import { failure, fixtureDriver, pidsOf, useManagers } from './harness.js';
 
 // Root writes through any mode: the root directory is made immutable (chattr +i) as well as 0500.
@@ -66,5 +67,32 @@ describe.skipIf(cannotLock)(`reload() when the old image cannot be removed${cann
     expect(await manager.request('rogue', 'after')).toBe('after');
     expect(pidsOf(manager, 'rogue')[0]).not.toBe(pid);
     await manager.stop();
+  });
+
+  it('stop() under an unwritable root rejects naming the directory, and a later stop() removes it', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue')] });
+    const pids = pidsOf(manager, 'rogue');
+    const [dir] = await imageDirs();
+    const stopped: unknown[] = [];
+    manager.subscribe((event) => {
+      if (event.type === 'stopped') stopped.push(event);
+    });
+
+    heal = await faults.makeUnwritable(env.root);
+    const error = await failure(manager.stop());
+    expect(error).toMatchObject({ code: 'SPAWN', details: { driver: 'rogue', dir: join(env.root, dir!) } });
+    expect(manager.stopped).toBe(true);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(isRunning(pid!)).toBe(false); // the processes are gone all the same
+    expect(stopped).toEqual([]); // not stopped yet: an image is left on disk
+    expect(await failure(manager.stop())).toMatchObject({ code: 'SPAWN' }); // still unwritable: still refused
+
+    await heal();
+    heal = undefined;
+    await manager.stop();
+    expect(await imageDirs()).toEqual([]);
+    expect(stopped).toHaveLength(1);
+    await manager.stop(); // done: nothing more happens
+    expect(stopped).toHaveLength(1);
   });
 });
