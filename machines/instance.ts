@@ -57,6 +57,40 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+type ExitEvent = Extract<InstanceEvent, { type: 'EXIT' }>;
+type FaultEvent = Extract<InstanceEvent, { type: 'FAULT' }>;
+type RestartEvent = Extract<InstanceEvent, { type: 'RESTART' }>;
+
+/**
+ * How a live process's life ends, the same in `spawning`, `ready` and `busy`: its exit or a
+ * fault (then it is killed) makes a crash of that phase; a supervisor's RESTART terminates it.
+ * One definition, so the three states cannot drift apart.
+ */
+function lifeEnds(phase: LastExit['phase']) {
+  return {
+    EXIT: {
+      guard: 'isCurrentGeneration',
+      target: 'crashed',
+      actions: {
+        type: 'recordCrash',
+        params: ({ event }: { event: ExitEvent }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase, generation: event.generation }),
+      },
+    },
+    FAULT: {
+      guard: 'isCurrentGeneration',
+      target: 'crashed',
+      actions: [
+        {
+          type: 'recordCrash',
+          params: ({ event }: { event: FaultEvent }) => ({ code: null, signal: null, reason: event.reason, phase, generation: event.generation }),
+        },
+        { type: 'kill', params: ({ event }: { event: FaultEvent }) => ({ generation: event.generation }) },
+      ],
+    },
+    RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs }) } },
+  } as const;
+}
+
 /**
  * The lifecycle machine of one handler instance.
  *
@@ -117,6 +151,7 @@ export const instanceMachine = setup({
   guards: {
     /** A late event of an older process must never touch its replacement. */
     isCurrentGeneration: ({ context, event }) => 'generation' in event && event.generation === context.generation,
+    noBackoff: ({ context }) => context.backoffMs === 0,
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
@@ -195,78 +230,13 @@ export const instanceMachine = setup({
       },
       // Leaving `spawning` cancels the spawn actor, so its own failure (which the exit also
       // causes) is never delivered: one crash recorded, not two.
-      on: {
-        EXIT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: {
-            type: 'recordCrash',
-            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'start' as const, generation: event.generation }),
-          },
-        },
-        FAULT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: [
-            {
-              type: 'recordCrash',
-              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'start' as const, generation: event.generation }),
-            },
-            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
-          ],
-        },
-        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
-      },
+      on: lifeEnds('start'),
     },
     ready: {
-      on: {
-        BUSY: { guard: 'isCurrentGeneration', target: 'busy' },
-        EXIT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: {
-            type: 'recordCrash',
-            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'service' as const, generation: event.generation }),
-          },
-        },
-        FAULT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: [
-            {
-              type: 'recordCrash',
-              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'service' as const, generation: event.generation }),
-            },
-            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
-          ],
-        },
-        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
-      },
+      on: { BUSY: { guard: 'isCurrentGeneration', target: 'busy' }, ...lifeEnds('service') },
     },
     busy: {
-      on: {
-        IDLE: { guard: 'isCurrentGeneration', target: 'ready' },
-        EXIT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: {
-            type: 'recordCrash',
-            params: ({ event }) => ({ code: event.code, signal: event.signal, reason: 'exit', phase: 'service' as const, generation: event.generation }),
-          },
-        },
-        FAULT: {
-          guard: 'isCurrentGeneration',
-          target: 'crashed',
-          actions: [
-            {
-              type: 'recordCrash',
-              params: ({ event }) => ({ code: null, signal: null, reason: event.reason, phase: 'service' as const, generation: event.generation }),
-            },
-            { type: 'kill', params: ({ event }) => ({ generation: event.generation }) },
-          ],
-        },
-        RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
-      },
+      on: { IDLE: { guard: 'isCurrentGeneration', target: 'ready' }, ...lifeEnds('service') },
     },
     crashed: {
       // The supervisor decides; this state only waits for its answer.
@@ -285,6 +255,9 @@ export const instanceMachine = setup({
     },
     backoff: {
       // Back to extracting, not spawning: the image digest is re-verified before every spawn.
+      // A zero delay goes on at once: no timer, not even one of 0 ms (a restart would wait a loop
+      // turn of the clock for nothing).
+      always: { guard: 'noBackoff', target: 'extracting' },
       after: { backoff: { target: 'extracting' } },
       on: {
         // A newer decision replaces the wait (re-entering restarts the timer); it is the same

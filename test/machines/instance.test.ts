@@ -257,8 +257,36 @@ describe("instance machine: the supervisor's decisions", () => {
     await h.toCrashed();
     h.send({ type: 'RESTART', delayMs: -5 });
     expect(h.context().backoffMs).toBe(0);
-    h.clock.increment(0);
     expect(h.state()).toBe('extracting');
+  });
+
+  it('goes straight on after a zero delay, without the clock moving (regression: a 0 ms timer cost every cold restart a loop turn)', async () => {
+    const h = createInstanceHarness();
+    await h.toCrashed();
+    const before = h.clock.now();
+    h.send({ type: 'RESTART', delayMs: 0 });
+    expect(h.state()).toBe('extracting');
+    expect(h.clock.now()).toBe(before);
+    expect(h.calls.extract).toHaveLength(2);
+    expect(h.context().restarts).toBe(1);
+  });
+
+  it('a zero delay during a wait ends the wait at once, and a restart from a live process skips it too', async () => {
+    const h = createInstanceHarness();
+    await h.toCrashed();
+    h.send({ type: 'RESTART', delayMs: 1_000 });
+    h.send({ type: 'RESTART', delayMs: 0 });
+    expect(h.state()).toBe('extracting');
+    expect(h.context().restarts).toBe(1);
+    h.clock.increment(1_000); // the cancelled timer never fires
+    expect(h.calls.extract).toHaveLength(2);
+
+    await h.toReady();
+    h.send({ type: 'RESTART', delayMs: 0 });
+    expect(h.state()).toBe('restarting');
+    await h.terminateDone();
+    expect(h.state()).toBe('extracting');
+    expect(h.calls.extract).toHaveLength(3);
   });
 
   it('gives up on GIVE_UP and stays failed until stopped', async () => {

@@ -20,7 +20,10 @@ interface Edge {
 
 type DirectedNode = ReturnType<typeof toDirectedGraph>;
 
-/** States and transitions as @xstate/graph sees them (a targetless transition is an edge to its own node). */
+/**
+ * States and transitions as @xstate/graph sees them (a targetless transition is an edge to its own
+ * node), plus the eventless (`always`) transitions, which its directed graph leaves out.
+ */
 function definition(machine: AnyStateMachine): { states: Array<{ id: string; name: string }>; edges: Edge[] } {
   const states: Array<{ id: string; name: string }> = [];
   const edges: Edge[] = [];
@@ -36,6 +39,15 @@ function definition(machine: AnyStateMachine): { states: Array<{ id: string; nam
         guard: guard === undefined ? null : typeof guard === 'string' ? guard : String((guard as { type?: string }).type),
       });
     }
+    for (const always of node.stateNode.always ?? []) {
+      const guard = always.guard;
+      edges.push({
+        source: idOf(node.stateNode),
+        target: always.target?.[0] ? idOf(always.target[0]) : idOf(node.stateNode),
+        event: '',
+        guard: guard === undefined ? null : typeof guard === 'string' ? guard : String((guard as { type?: string }).type),
+      });
+    }
     for (const child of node.children) visit(child);
   };
   visit(toDirectedGraph(machine));
@@ -48,6 +60,7 @@ function mustMention(edge: Edge): string[] {
   const actor = /^xstate\.(done|error)\.actor\./.exec(edge.event);
   if (actor) words.push(actor[1]!);
   else if (edge.event.startsWith('xstate.after.')) words.push('after');
+  else if (edge.event === '') words.push('always');
   else words.push(edge.event);
   if (edge.guard !== null) words.push(`[${edge.guard}]`);
   return words;
