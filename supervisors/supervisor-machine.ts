@@ -148,6 +148,45 @@ function notProvided(name: string): Error {
   return new Error(`not provided: ${name} (give it with supervisorMachine.provide(...))`);
 }
 
+/** The events by which a child ends: its own exit, or (a child supervisor) its giving up. */
+type EndedEvent = Extract<SupervisorEvent, { type: 'CHILD_EXITED' | 'CHILD_ESCALATED' }>;
+
+/**
+ * What `running` does when a child ends, however it was reported: unknown children are ignored,
+ * children not to be restarted are retired, too many restarts fail the supervisor, anything else
+ * restarts what the strategy says. One list, so the two events cannot drift apart.
+ */
+const childEnded = [
+  { guard: 'isUnknownChild' },
+  {
+    guard: 'isNotRestarted',
+    actions: ['noteReason', { type: 'retireChild', params: ({ event }: { event: EndedEvent }) => ({ childIndex: event.childIndex }) }],
+  },
+  {
+    guard: 'exceedsIntensity',
+    target: 'failed',
+    actions: [
+      'noteReason',
+      'noteGivingUp',
+      { type: 'stopAllChildren', params: ({ context }: { context: SupervisorContext }) => ({ order: stopOrder(context.children.length) }) },
+    ],
+  },
+  {
+    actions: [
+      'noteReason',
+      'countRestart',
+      {
+        type: 'restartChildren',
+        params: ({ context, event }: { context: SupervisorContext; event: EndedEvent }) => ({
+          indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
+          crashedIndex: event.childIndex,
+          reason: event.reason,
+        }),
+      },
+    ],
+  },
+] as const;
+
 /**
  * The machine of one supervisor.
  *
@@ -260,68 +299,10 @@ export const supervisorMachine = setup({
     },
     running: {
       on: {
-        CHILD_EXITED: [
-          { guard: 'isUnknownChild' },
-          {
-            guard: 'isNotRestarted',
-            actions: ['noteReason', { type: 'retireChild', params: ({ event }) => ({ childIndex: event.childIndex }) }],
-          },
-          {
-            guard: 'exceedsIntensity',
-            target: 'failed',
-            actions: [
-              'noteReason',
-              'noteGivingUp',
-              { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
-            ],
-          },
-          {
-            actions: [
-              'noteReason',
-              'countRestart',
-              {
-                type: 'restartChildren',
-                params: ({ context, event }) => ({
-                  indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
-                  crashedIndex: event.childIndex,
-                  reason: event.reason,
-                }),
-              },
-            ],
-          },
-        ],
+        CHILD_EXITED: childEnded,
         // A child supervisor giving up is, to us, that child ending abnormally: same handling
         // (so only a temporary child supervisor is left alone).
-        CHILD_ESCALATED: [
-          { guard: 'isUnknownChild' },
-          {
-            guard: 'isNotRestarted',
-            actions: ['noteReason', { type: 'retireChild', params: ({ event }) => ({ childIndex: event.childIndex }) }],
-          },
-          {
-            guard: 'exceedsIntensity',
-            target: 'failed',
-            actions: [
-              'noteReason',
-              'noteGivingUp',
-              { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
-            ],
-          },
-          {
-            actions: [
-              'noteReason',
-              'countRestart',
-              {
-                type: 'restartChildren',
-                params: ({ context, event }) => ({
-                  indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
-                  crashedIndex: event.childIndex,
-                  reason: event.reason,
-                }),
-              },
-            ],
-          },
-        ],
+        CHILD_ESCALATED: childEnded,
         STOP: { target: 'stopping' },
       },
     },
