@@ -39,9 +39,17 @@ export function goals(report) {
   const crash = section('crash');
   if (crash) {
     check('crash -> next answer with a spare <= 10 ms (median)', row(crash, 'umdkit crash -> next answer, warm spare').median, 10, 'lower', ' ms');
-    check('crash -> next answer cold <= 1.15x a bare node spawn -> hello (empty script)', row(crash, 'umdkit crash -> next answer, cold').ratio, 1.15, 'lower');
+    const cold = row(crash, 'umdkit crash -> next answer, cold');
+    const afterExit = crash.rows[crash.rows.indexOf(cold) + 1];
+    // The goal as written: the whole crash -> answer against a spawn alone (which never dies first).
+    check('crash -> next answer cold <= 1.15x a bare node spawn -> hello (empty script)', cold.ratio, 1.15, 'lower');
+    // The restart itself, from the moment the exit is seen, against the same bare spawn.
+    check('restart (exit seen -> next answer) cold <= 1.15x a bare node spawn -> hello (empty script)', afterExit.ratio, 1.15, 'lower');
+    // Like for like: a bare node process that dies and is replaced by a fresh empty script.
+    const bare = row(crash, 'bare node: crash');
+    check('crash -> next answer cold <= 1.15x a bare node crash -> exit -> spawn -> hello', cold.median / bare.median, 1.15, 'lower');
     const image = row(crash, 'node spawn -> hello (the packed handler').median;
-    out.push({ goal: 'crash -> next answer cold vs a bare spawn of the same packed handler (reported)', met: true, value: row(crash, 'umdkit crash -> next answer, cold').median / image, measured: `${(row(crash, 'umdkit crash -> next answer, cold').median / image).toFixed(2)}×` });
+    out.push({ goal: 'crash -> next answer cold vs a bare spawn of the same packed handler (reported)', met: true, value: cold.median / image, measured: `${(cold.median / image).toFixed(2)}×` });
   }
 
   if (report.memory) {

@@ -6,7 +6,7 @@ import { startUnframedPipe } from './pipe-client.mjs';
 import { startPiscina, startWorkerpool } from './pools.mjs';
 import { startRawPipe } from './raw-client.mjs';
 import { interleaved, ratio } from './rounds.mjs';
-import { spawnToHello } from './spawn-hello.mjs';
+import { bareCrashThenSpawn, spawnToHello } from './spawn-hello.mjs';
 import { summary } from './stats.mjs';
 import { startUmdkit } from './umdkit-client.mjs';
 
@@ -84,15 +84,19 @@ export async function bulk(image, { window, rounds, durationMs, warmupMs }) {
  * spawn to hello of an empty script, and of the packed handler image itself.
  */
 export async function crashes(image, { rounds, samples, tempDir }) {
-  const imageFile = join(tempDir, 'echo-image.mjs');
+  // The extension tells Node how to load it, as the loader's extraction does.
+  const imageFile = join(tempDir, image.image.format === 'cjs' ? 'echo-image.cjs' : 'echo-image.mjs');
   await writeFile(imageFile, image.image.bytes);
   const emptyScript = new URL('../children/hello.mjs', import.meta.url).pathname;
+  const crashScript = new URL('../children/hello-crash.mjs', import.meta.url).pathname;
   const restartNow = { backoff: { initialMs: 0, maxMs: 0, jitter: 0 } };
   const spare = await startUmdkit(image, { ...restartNow, spares: 1 }, 'umdkit, warm spare');
   const cold = await startUmdkit(image, restartNow, 'umdkit, cold restart');
   const series = {
     bare: { name: 'node spawn -> hello (empty script)', samples: [] },
     image: { name: 'node spawn -> hello (the packed handler, no umdkit)', samples: [] },
+    bareCrash: { name: 'bare node: crash -> exit seen -> spawn -> hello', samples: [] },
+    bareDeath: { name: '  of which: crash -> exit seen (the dying)', samples: [] },
     cold: { name: 'umdkit crash -> next answer, cold restart', samples: [] },
     coldAfterExit: { name: '  of which: exit seen -> next answer', samples: [] },
     spare: { name: 'umdkit crash -> next answer, warm spare', samples: [] },
@@ -103,6 +107,9 @@ export async function crashes(image, { rounds, samples, tempDir }) {
       for (let i = 0; i < samples; i++) {
         series.bare.samples.push(await spawnToHello([emptyScript]));
         series.image.samples.push(await spawnToHello([imageFile]));
+        const bareSample = await bareCrashThenSpawn(crashScript, emptyScript);
+        series.bareCrash.samples.push(bareSample.ms);
+        series.bareDeath.samples.push(bareSample.deathMs);
         const coldSample = await crashToNextAnswer(cold, 1);
         series.cold.samples.push(coldSample.ms);
         series.coldAfterExit.samples.push(coldSample.afterExitMs);

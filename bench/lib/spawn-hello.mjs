@@ -28,3 +28,27 @@ export async function spawnToHello(args, options = {}) {
   await exited;
   return ms;
 }
+
+/**
+ * The framework-free twin of "crash -> next answer, cold": a bare Node process is told to die
+ * (one byte on stdin, it exits), its exit is awaited, then a fresh empty script is spawned to its
+ * hello. `deathMs` is the part up to the exit, which a spawn alone never pays.
+ *
+ * @example
+ * const { ms, deathMs } = await bareCrashThenSpawn(crashScript, emptyScript);
+ */
+export async function bareCrashThenSpawn(crashScript, emptyScript) {
+  const child = spawn(process.execPath, [crashScript], { stdio: ['pipe', 'pipe', 'inherit'], env: HANDLER_ENV });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('error', reject);
+  });
+  child.stdout.resume();
+  const started = performance.now();
+  child.stdin.write('x');
+  await closed;
+  const deathMs = performance.now() - started;
+  const helloMs = await spawnToHello([emptyScript]);
+  return { ms: deathMs + helloMs, deathMs };
+}
