@@ -1,5 +1,6 @@
 import { ProtocolError } from './errors.js';
 import { PROTOCOL_VERSION } from './limits.js';
+import { describeWireValue as describe } from './describe.js';
 
 /**
  * The v1 message types and one validator per type. Both sides treat the other's frames as
@@ -45,15 +46,6 @@ function asRecord(value: unknown): Record<string, unknown> {
     bad(`a message must be a map, got ${describe(value)}`);
   }
   return value as Record<string, unknown>;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (ArrayBuffer.isView(value)) return 'a byte string';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'object') return 'a map';
-  return String(value);
 }
 
 function id(message: Record<string, unknown>, type: string): number {

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../protocol/errors.js';
 import { MAX_MESSAGE_ID, PROTOCOL_VERSION } from '../protocol/index.js';
 import type { ManagerEvent } from '../manager/events.js';
+import { describeWireValue as describe } from '../protocol/describe.js';
 
 /**
  * The messages of the service socket (docs/SERVICE.md). Same frames as wire protocol v1 (a 4-byte
@@ -85,15 +86,6 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 function bad(what: string): never {
   throw new ProtocolError('BAD_MESSAGE', what);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (ArrayBuffer.isView(value)) return 'a byte string';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (typeof value === 'object') return 'a map';
-  return String(value);
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
