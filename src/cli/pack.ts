@@ -50,7 +50,7 @@ const STDIO: CommandOutput = {
  * @example
  * ```ts
  * process.exitCode = await packCommand(['src/parser.ts', '--name', 'parser', '--out', 'parser.driver.mjs']);
- * // wrote parser.driver.mjs: driver "parser", node image, 104233 bytes, sha256 9f86d0...
+ * // wrote parser.driver.mjs: driver "parser", node image (cjs), 104233 bytes, sha256 9f86d0...
  * ```
  */
 export async function packCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
@@ -76,7 +76,7 @@ export async function packCommand(argv: string[], io: CommandOutput = STDIO): Pr
     }
     const packed = await pack(parsed);
     const signed = packed.image.signature === undefined ? '' : ', signed (ed25519)';
-    io.out(`wrote ${packed.out}: driver "${packed.name}", ${packed.image.kind} image, ${packed.bytes.length} bytes, sha256 ${packed.sha256}${signed}\n`);
+    io.out(`wrote ${packed.out}: driver "${packed.name}", ${packed.image.kind} image${packed.image.format === undefined ? '' : ` (${packed.image.format})`}, ${packed.bytes.length} bytes, sha256 ${packed.sha256}${signed}\n`);
     return 0;
   } catch (err) {
     const usage = err instanceof TypeError || err instanceof RangeError ? `\n${PACK_USAGE}` : '\n';
