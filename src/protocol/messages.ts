@@ -1,6 +1,11 @@
-import { ProtocolError } from './errors.js';
 import { PROTOCOL_VERSION } from './limits.js';
-import { describeWireValue as describe } from './describe.js';
+import {
+  badMessage as bad,
+  describeWireValue as describe,
+  messageRecord as asRecord,
+  onlyKeys,
+  unsignedField,
+} from './message-checks.js';
 
 /**
  * The v1 message types and one validator per type. Both sides treat the other's frames as
@@ -34,36 +39,7 @@ export type ManagerMessage = RequestMessage | PingMessage | CancelMessage | ByeM
 /** Everything a handler may send. */
 export type HandlerMessage = HelloMessage | ResponseMessage | PongMessage;
 
-/** Largest correlation id: ids are unsigned and stay exact in a double. */
-export const MAX_MESSAGE_ID = Number.MAX_SAFE_INTEGER;
-
-function bad(what: string): never {
-  throw new ProtocolError('BAD_MESSAGE', what);
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    bad(`a message must be a map, got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function id(message: Record<string, unknown>, type: string): number {
-  const value = message.id;
-  // Number.isInteger(1e300) is true: bound the id too, so every accepted id is exact in a double.
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_MESSAGE_ID) {
-    bad(`"${type}".id must be an unsigned integer up to ${MAX_MESSAGE_ID}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function onlyKeys(message: Record<string, unknown>, type: string, allowed: readonly string[]): void {
-  // for-in rather than Object.keys: the same check without an array per message (this runs for
-  // every frame in both directions). A decoded map is a plain object with only own keys.
-  for (const key in message) {
-    if (!allowed.includes(key)) bad(`"${type}" has an unknown field "${key}"`);
-  }
-}
+export { MAX_MESSAGE_ID } from './message-checks.js';
 
 const RES_OK_KEYS = ['t', 'id', 'ok', 'p'] as const;
 const RES_ERROR_KEYS = ['t', 'id', 'ok', 'e'] as const;
@@ -85,7 +61,7 @@ export function parseHandlerMessage(value: unknown): ResponseMessage | PongMessa
   const m = asRecord(value);
   switch (m.t) {
     case 'res': {
-      const messageId = id(m, 'res');
+      const messageId = unsignedField(m, 'res', 'id');
       if (m.ok === true) {
         onlyKeys(m, 'res', RES_OK_KEYS);
         // The decoded map itself is the message: it holds exactly these fields, checked above (no
@@ -107,7 +83,7 @@ export function parseHandlerMessage(value: unknown): ResponseMessage | PongMessa
     }
     case 'pong':
       onlyKeys(m, 'pong', ID_KEYS);
-      return { t: 'pong', id: id(m, 'pong') };
+      return { t: 'pong', id: unsignedField(m, 'pong', 'id') };
     case 'hello':
       return bad('a second "hello"');
     default:
@@ -121,17 +97,17 @@ export function parseManagerMessage(value: unknown): ManagerMessage {
   switch (m.t) {
     case 'req': {
       onlyKeys(m, 'req', REQ_KEYS);
-      id(m, 'req');
+      unsignedField(m, 'req', 'id');
       if (m.m !== undefined && typeof m.m !== 'string') bad(`"req".m must be text, got ${describe(m.m)}`);
       // The decoded map itself, checked above: no copy per request.
       return m as unknown as RequestMessage;
     }
     case 'ping':
       onlyKeys(m, 'ping', ID_KEYS);
-      return { t: 'ping', id: id(m, 'ping') };
+      return { t: 'ping', id: unsignedField(m, 'ping', 'id') };
     case 'cancel':
       onlyKeys(m, 'cancel', ID_KEYS);
-      return { t: 'cancel', id: id(m, 'cancel') };
+      return { t: 'cancel', id: unsignedField(m, 'cancel', 'id') };
     case 'bye':
       onlyKeys(m, 'bye', ['t']);
       return { t: 'bye' };

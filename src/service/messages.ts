@@ -1,7 +1,12 @@
-import { ProtocolError } from '../protocol/errors.js';
-import { MAX_MESSAGE_ID, PROTOCOL_VERSION } from '../protocol/index.js';
+import { PROTOCOL_VERSION } from '../protocol/index.js';
 import type { ManagerEvent } from '../manager/events.js';
-import { describeWireValue as describe } from '../protocol/describe.js';
+import {
+  badMessage as bad,
+  describeWireValue as describe,
+  messageRecord as asRecord,
+  onlyKeys,
+  unsignedField as uint,
+} from '../protocol/message-checks.js';
 
 /**
  * The messages of the service socket (docs/SERVICE.md). Same frames as wire protocol v1 (a 4-byte
@@ -83,31 +88,6 @@ export type ServiceMessage = ServiceHello | ServiceResponse | ServiceEvent | Ser
 export const BAD_REQUEST = 'BAD_REQUEST';
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
-function bad(what: string): never {
-  throw new ProtocolError('BAD_MESSAGE', what);
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    bad(`a message must be a map, got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function onlyKeys(message: Record<string, unknown>, type: string, allowed: readonly string[]): void {
-  for (const key of Object.keys(message)) {
-    if (!allowed.includes(key)) bad(`"${type}" has an unknown field "${key}"`);
-  }
-}
-
-function uint(message: Record<string, unknown>, type: string, key: string, max = MAX_MESSAGE_ID): number {
-  const value = message[key];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    bad(`"${type}".${key} must be an unsigned integer up to ${max}, got ${describe(value)}`);
-  }
-  return value;
-}
 
 /**
  * Validates a frame a service received from a client. Throws `ProtocolError` (`BAD_MESSAGE`)
