@@ -57,6 +57,35 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * A start step (extract, spawn) that failed: a crash of the start phase, recorded for the
+ * generation being started, with the step's error as the reason.
+ */
+function startFailed(generationOf: (context: InstanceContext) => number) {
+  return {
+    target: 'crashed',
+    actions: {
+      type: 'recordCrash',
+      params: ({ context, event }: { context: InstanceContext; event: ErrorActorEvent }) => ({
+        code: null,
+        signal: null,
+        reason: messageOf(event.error),
+        phase: 'start' as const,
+        generation: generationOf(context),
+      }),
+    },
+  } as const;
+}
+
+/**
+ * The end of a termination, done or failed alike (the runtime has SIGKILLed what it could either
+ * way): the terminate actor is stopped, the process forgotten, and `then` runs before `target`.
+ */
+function whenTerminated(target: 'backoff' | 'stopped', ...then: Array<'countRestart'>) {
+  const settled = { target, actions: ['stopTermination', 'processGone', ...then] } as const;
+  return { 'xstate.done.actor.terminate': settled, 'xstate.error.actor.terminate': settled } as const;
+}
+
 type ExitEvent = Extract<InstanceEvent, { type: 'EXIT' }>;
 type FaultEvent = Extract<InstanceEvent, { type: 'FAULT' }>;
 type RestartEvent = Extract<InstanceEvent, { type: 'RESTART' }>;
@@ -147,6 +176,8 @@ export const instanceMachine = setup({
       backoffMs: Number.isFinite(params.delayMs) && params.delayMs > 0 ? params.delayMs : 0,
     })),
     processGone: assign({ pid: null, startedAt: null }),
+    countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
+    stopTermination: stopChild(TERMINATION),
   },
   guards: {
     /** A late event of an older process must never touch its replacement. */
@@ -189,19 +220,8 @@ export const instanceMachine = setup({
         src: 'extract',
         input: ({ context }) => ({ driver: context.driver, instance: context.instance, generation: context.generation + 1 }),
         onDone: { target: 'spawning' },
-        onError: {
-          target: 'crashed',
-          actions: {
-            type: 'recordCrash',
-            params: ({ context, event }) => ({
-              code: null,
-              signal: null,
-              reason: messageOf(event.error),
-              phase: 'start' as const,
-              generation: context.generation + 1,
-            }),
-          },
-        },
+        // The generation about to start: `spawning` increments it on entry.
+        onError: startFailed((context) => context.generation + 1),
       },
     },
     spawning: {
@@ -214,19 +234,7 @@ export const instanceMachine = setup({
           target: 'ready',
           actions: assign(({ event }) => ({ pid: event.output.pid, startedAt: event.output.at, startFailures: 0 })),
         },
-        onError: {
-          target: 'crashed',
-          actions: {
-            type: 'recordCrash',
-            params: ({ context, event }) => ({
-              code: null,
-              signal: null,
-              reason: messageOf(event.error),
-              phase: 'start' as const,
-              generation: context.generation,
-            }),
-          },
-        },
+        onError: startFailed((context) => context.generation),
       },
       // Leaving `spawning` cancels the spawn actor, so its own failure (which the exit also
       // causes) is never delivered: one crash recorded, not two.
@@ -246,7 +254,7 @@ export const instanceMachine = setup({
           target: 'backoff',
           actions: [
             { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) },
-            assign({ restarts: ({ context }) => context.restarts + 1 }),
+            'countRestart',
           ],
         },
         GIVE_UP: { target: 'failed' },
@@ -273,14 +281,8 @@ export const instanceMachine = setup({
         input: ({ context }) => ({ generation: context.generation, reason: 'restart' as const }),
       }),
       on: {
-        'xstate.done.actor.terminate': {
-          target: 'backoff',
-          actions: [stopChild(TERMINATION), 'processGone', assign({ restarts: ({ context }) => context.restarts + 1 })],
-        },
-        'xstate.error.actor.terminate': {
-          target: 'backoff',
-          actions: [stopChild(TERMINATION), 'processGone', assign({ restarts: ({ context }) => context.restarts + 1 })],
-        },
+        // Terminated or not, it goes on: the runtime has already SIGKILLed what it could.
+        ...whenTerminated('backoff', 'countRestart'),
         RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
         // The termination under way becomes the stop's: terminate is never called twice.
         STOP: { target: 'stopping' },
@@ -291,9 +293,8 @@ export const instanceMachine = setup({
     },
     stopping: {
       on: {
-        'xstate.done.actor.terminate': { target: 'stopped', actions: [stopChild(TERMINATION), 'processGone'] },
         // A failed termination still ends here: the runtime has already SIGKILLed what it could.
-        'xstate.error.actor.terminate': { target: 'stopped', actions: [stopChild(TERMINATION), 'processGone'] },
+        ...whenTerminated('stopped'),
         // Already stopping: swallow it, so the root STOP does not start a second termination.
         STOP: {},
       },
