@@ -1,7 +1,7 @@
 /*
  * A hostile exec handler: says hello, and for every request tries to have 200 children alive at
  * once (a bounded fork bomb), then releases them and answers {"forked": n, "errno": e, "uid": u}.
- * Exits 0 on EOF or bye. Hand-written CBOR as in test/fixtures/c/tiny-handler.c.
+ * Exits 0 on EOF or bye. Hand-written CBOR, with the helpers of test/fixtures/c/wire.h.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -10,49 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../fixtures/c/wire.h"
+
 #define CHILDREN 200
-
-static int read_all(uint8_t *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(0, buf + got, n - got);
-    if (r == 0) return got == 0 ? 0 : -1;
-    if (r < 0) { if (errno == EINTR) continue; return -1; }
-    got += (size_t)r;
-  }
-  return 1;
-}
-
-static int write_all(const uint8_t *buf, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(1, buf, n);
-    if (w < 0) { if (errno == EINTR) continue; return -1; }
-    buf += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-static size_t put_head(uint8_t *out, int major, uint64_t arg) {
-  uint8_t m = (uint8_t)(major << 5);
-  if (arg < 24) { out[0] = m | (uint8_t)arg; return 1; }
-  if (arg <= 0xff) { out[0] = m | 24; out[1] = (uint8_t)arg; return 2; }
-  if (arg <= 0xffff) { out[0] = m | 25; out[1] = (uint8_t)(arg >> 8); out[2] = (uint8_t)arg; return 3; }
-  out[0] = m | 26;
-  for (int i = 0; i < 4; i++) out[1 + i] = (uint8_t)(arg >> (24 - 8 * i));
-  return 5;
-}
-
-static size_t put_text(uint8_t *out, const char *s) {
-  size_t n = strlen(s), h = put_head(out, 3, n);
-  memcpy(out + h, s, n);
-  return h + n;
-}
-
-static int send_frame(const uint8_t *body, size_t n) {
-  uint8_t head[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
-  return write_all(head, 4) || write_all(body, n);
-}
 
 /* A CBOR head at *p: major type and argument (any length); 0 when the frame ends first. */
 static int get_head(const uint8_t **p, const uint8_t *end, int *major, uint64_t *arg) {
