@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { UmdError } from '../errors.js';
 import { connectService, type ServiceRequestOptions } from '../service/client.js';
 import { fromJsonText, toJsonText } from '../service/json-text.js';
 import { defaultSocketPath } from '../service/socket-path.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit call`: one request to a running service, the answer printed as JSON. */
 
@@ -31,11 +30,6 @@ The answer is printed as one line of JSON on stdout, byte strings as {"$base64":
 A failure prints "<CODE>: <message>" on stderr and exits 1; a usage error exits 2.
 `;
 
-const STDIO: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 interface CallSettings {
   driver: string;
   payload: string;
@@ -54,15 +48,12 @@ interface CallSettings {
  * // {"value":3}
  * ```
  */
-export async function callCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
-  let settings: CallSettings | 'help';
+export async function callCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('call', CALL_USAGE, io, () => parseCommand(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const settings = line.settings;
   let payload: unknown;
   try {
-    settings = parseCommand(argv);
-    if (settings === 'help') {
-      io.out(CALL_USAGE);
-      return 0;
-    }
     payload = await readPayload(settings.payload, settings.raw);
   } catch (err) {
     io.err(`umdkit call: ${(err as Error).message}\n${CALL_USAGE}`);
@@ -116,20 +107,15 @@ async function readStdin(): Promise<Buffer> {
 }
 
 function parseCommand(argv: string[]): CallSettings | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      method: { type: 'string' },
-      raw: { type: 'boolean' },
-      timeout: { type: 'string' },
-      idempotent: { type: 'boolean' },
-      socket: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    method: { type: 'string' },
+    raw: { type: 'boolean' },
+    timeout: { type: 'string' },
+    idempotent: { type: 'boolean' },
+    socket: { type: 'string' },
   });
-  if (values.help) return 'help';
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length !== 2) {
     throw new Error(`expected <driver> and <json|@file>, got ${positionals.length === 0 ? 'neither' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }

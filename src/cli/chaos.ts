@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { runChaos, type ChaosOptions, type ChaosReport } from '../testing/chaos.js';
 import { parseFaultList } from '../testing/plan.js';
+import { commandArgs, commandLine, STDIO_OUTPUT, type CommandOutput } from './command-line.js';
 
 /** `umdkit chaos`: drive load at a packed driver while injecting faults, then check the invariants. */
 
@@ -38,15 +38,7 @@ the driver answers again after healing), 1 when one broke, 2 on bad usage.
  * await chaosCommand(argv, { out: (t) => lines.push(t), err: (t) => errors.push(t) });
  * ```
  */
-export interface ChaosOutput {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const STDIO: ChaosOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
+export type ChaosOutput = CommandOutput;
 
 /**
  * Runs `umdkit chaos` with `argv` (the words after `chaos`); returns the exit code.
@@ -56,19 +48,10 @@ const STDIO: ChaosOutput = {
  * process.exitCode = await chaosCommand(['--driver', 'sample.driver.mjs', '--requests', '20000', '--faults', 'process:0.001', '--seed', '7', '--json']);
  * ```
  */
-export async function chaosCommand(argv: string[], io: ChaosOutput = STDIO): Promise<number> {
-  let parsed: { options: ChaosOptions; json: boolean } | 'help';
-  try {
-    parsed = parseCommand(argv);
-  } catch (err) {
-    io.err(`umdkit chaos: ${(err as Error).message}\n${CHAOS_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.out(CHAOS_USAGE);
-    return 0;
-  }
-  const { options, json } = parsed;
+export async function chaosCommand(argv: string[], io: ChaosOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('chaos', CHAOS_USAGE, io, () => parseCommand(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const { options, json } = line.settings;
   let report: ChaosReport;
   try {
     report = await runChaos({
@@ -99,23 +82,18 @@ function describe(r: ChaosReport): string {
 }
 
 function parseCommand(argv: string[]): { options: ChaosOptions; json: boolean } | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      driver: { type: 'string' },
-      requests: { type: 'string' },
-      concurrency: { type: 'string' },
-      faults: { type: 'string' },
-      seed: { type: 'string' },
-      instances: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    driver: { type: 'string' },
+    requests: { type: 'string' },
+    concurrency: { type: 'string' },
+    faults: { type: 'string' },
+    seed: { type: 'string' },
+    instances: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
   });
-  if (values.help) return 'help';
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
   if (values.driver === undefined) throw new Error('--driver <module> is required');
   const integer = (flag: string, text: string | undefined, fallback: number, min: number): number => {

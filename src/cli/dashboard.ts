@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { createManager, type Manager } from '../manager/manager.js';
 import { permanentDrivers } from '../viz/permanent.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit dashboard`: a live page of a running tree, served on the loopback interface. */
 
@@ -40,11 +39,6 @@ export interface DashboardOutput extends CommandOutput {
   signal?: AbortSignal;
 }
 
-const STDIO: DashboardOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 /**
  * Runs `umdkit dashboard` with `argv` (the words after `dashboard`); resolves with the exit code
  * once stopped: 0 stopped by the user, 1 the tree could not start or gave up, 2 bad usage.
@@ -55,18 +49,10 @@ const STDIO: DashboardOutput = {
  * // umdkit dashboard: http://127.0.0.1:8080/ (also /metrics, /healthz, /readyz); Ctrl-C stops
  * ```
  */
-export async function dashboardCommand(argv: string[], io: DashboardOutput = STDIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    io.err(`umdkit dashboard: ${(err as Error).message}\n${DASHBOARD_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.out(DASHBOARD_USAGE);
-    return 0;
-  }
+export async function dashboardCommand(argv: string[], io: DashboardOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('dashboard', DASHBOARD_USAGE, io, () => parse(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const parsed = line.settings;
   let manager: Manager | undefined;
   let server: ObservabilityServer | undefined;
   try {
@@ -112,17 +98,12 @@ function untilStopped(manager: Manager, signal: AbortSignal | undefined): Promis
 }
 
 function parse(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    port: { type: 'string' },
+    host: { type: 'string' },
   });
-  if (values.help) return 'help' as const;
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 1) throw new Error(`expected one [config], got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${JSON.stringify(values.port)}`);

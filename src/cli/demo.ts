@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import type { Image } from '../loader/image.js';
 import type { SnapshotNode } from '../manager/snapshot.js';
 import { loadSampleDriver, SampleImageMissing, type SampleHandlerKind } from '../../examples/sample-umd/loader.js';
 import type { SampleManager } from '../../examples/sample-umd/manager.js';
 import { runSelftest, type SelftestSummary } from '../../examples/sample-umd/selftest.js';
+import { commandArgs, commandLine } from './command-line.js';
 
 /**
  * `umdkit demo` (what `npm start` runs): the kernel's sample UMD and its umd_mgmt.sh selftest,
@@ -118,17 +118,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<SelftestSummar
  * ```
  */
 export async function demoCommand(argv: string[], output: DemoOutput = process.stdout, errors: DemoOutput = process.stderr): Promise<number> {
-  let options: DemoOptions | 'help';
-  try {
-    options = parseDemoArgs(argv);
-  } catch (err) {
-    errors.write(`umdkit demo: ${(err as Error).message}\n${DEMO_USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    output.write(DEMO_USAGE);
-    return 0;
-  }
+  const line = commandLine('demo', DEMO_USAGE, { out: (text) => output.write(text), err: (text) => errors.write(text) }, () => parseDemoArgs(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const options = line.settings;
   try {
     const summary = await runDemo({ ...options, output });
     return summary.ok ? 0 : 1;
@@ -151,19 +143,14 @@ export async function demoCommand(argv: string[], output: DemoOutput = process.s
  * ```
  */
 export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      handler: { type: 'string' },
-      iterations: { type: 'string' },
-      'reload-every': { type: 'string' },
-      crashes: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    handler: { type: 'string' },
+    iterations: { type: 'string' },
+    'reload-every': { type: 'string' },
+    crashes: { type: 'string' },
   });
-  if (values.help) return 'help';
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const handler = values.handler ?? 'node';
   if (handler !== 'node' && handler !== 'c') throw new Error(`--handler must be node or c, got ${JSON.stringify(handler)}`);

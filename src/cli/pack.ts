@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { pack, type PackOptions } from '../loader/pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit pack`: bundle a handler (or wrap an executable) into a driver module. */
 
@@ -33,16 +33,6 @@ export const PACK_USAGE = `usage: umdkit pack <entry> --name <name> --out <file.
  * await packCommand(argv, { out: (t) => lines.push(t), err: (t) => lines.push(t) });
  * ```
  */
-export interface CommandOutput {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const STDIO: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 /**
  * Runs `umdkit pack` with `argv` (the words after `pack`); returns the exit code: 0 written,
  * 2 bad usage, 1 the pack failed.
@@ -53,18 +43,10 @@ const STDIO: CommandOutput = {
  * // wrote parser.driver.mjs: driver "parser", node image (cjs), 104233 bytes, sha256 9f86d0...
  * ```
  */
-export async function packCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
-  let parsed: PackOptions | 'help';
-  try {
-    parsed = parseCommand(argv);
-  } catch (err) {
-    io.err(`umdkit pack: ${(err as Error).message}\n${PACK_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.out(PACK_USAGE);
-    return 0;
-  }
+export async function packCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('pack', PACK_USAGE, io, () => parseCommand(argv));
+  if ('exitCode' in line) return line.exitCode;
+  let parsed = line.settings;
   try {
     if (parsed.sign !== undefined) {
       const keyFile = parsed.sign as string;
@@ -86,20 +68,15 @@ export async function packCommand(argv: string[], io: CommandOutput = STDIO): Pr
 }
 
 function parseCommand(argv: string[]): PackOptions | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      name: { type: 'string' },
-      out: { type: 'string' },
-      kind: { type: 'string' },
-      binary: { type: 'string' },
-      sign: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    name: { type: 'string' },
+    out: { type: 'string' },
+    kind: { type: 'string' },
+    binary: { type: 'string' },
+    sign: { type: 'string' },
   });
-  if (values.help) return 'help';
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   const kind = values.kind ?? 'node';
   if (kind !== 'node' && kind !== 'exec') throw new Error(`--kind must be node or exec, got ${JSON.stringify(kind)}`);
   if (values.name === undefined) throw new Error('--name is required');

@@ -1,13 +1,12 @@
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startService, type Service } from '../service/service.js';
 import { ServiceLog, type LogFormat } from '../service/log.js';
 import { renderTree } from '../service/tree-text.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
 import { permanentDrivers } from '../viz/permanent.js';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit run`: a tree from a config module as a foreground service (docs/SERVICE.md). */
 
@@ -46,11 +45,6 @@ exit codes: 0 stopped, 1 could not start, 2 usage, 70 the root supervisor gave u
  */
 export const RUN_EXIT = Object.freeze({ STOPPED: 0, FAILED: 1, USAGE: 2, GAVE_UP: 70, CONFIG: 78 });
 
-const STDIO: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 interface RunSettings {
   config: string;
   socket: string | undefined;
@@ -71,18 +65,10 @@ interface RunSettings {
  * process.exitCode = await runCommand(['umdkit.config.mjs', '--log', 'json']);
  * ```
  */
-export async function runCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
-  let settings: RunSettings | 'help';
-  try {
-    settings = parseCommand(argv);
-  } catch (err) {
-    io.err(`umdkit run: ${(err as Error).message}\n${RUN_USAGE}`);
-    return RUN_EXIT.USAGE;
-  }
-  if (settings === 'help') {
-    io.out(RUN_USAGE);
-    return 0;
-  }
+export async function runCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('run', RUN_USAGE, io, () => parseCommand(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const settings = line.settings;
   const log = new ServiceLog({ format: settings.log, write: io.out, verbose: settings.verbose });
   const file = resolve(settings.config);
 
@@ -203,21 +189,16 @@ class SignalHandling {
 }
 
 function parseCommand(argv: string[]): RunSettings | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      socket: { type: 'string' },
-      'drain-ms': { type: 'string' },
-      log: { type: 'string' },
-      verbose: { type: 'boolean' },
-      'max-in-flight': { type: 'string' },
-      http: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    socket: { type: 'string' },
+    'drain-ms': { type: 'string' },
+    log: { type: 'string' },
+    verbose: { type: 'boolean' },
+    'max-in-flight': { type: 'string' },
+    http: { type: 'string' },
   });
-  if (values.help) return 'help';
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 1) throw new Error(`expected at most one config, got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   const log = values.log ?? 'text';
   if (log !== 'text' && log !== 'json') throw new Error(`--log must be text or json, got ${JSON.stringify(log)}`);

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { connectService } from '../service/client.js';
 import { toJsonText } from '../service/json-text.js';
 import { defaultSocketPath } from '../service/socket-path.js';
 import { renderTree } from '../service/tree-text.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit status`: the tree of a running service. */
 
@@ -24,11 +23,6 @@ export const STATUS_USAGE = `usage: umdkit status [--socket <path>] [--json]
   --json            print the snapshot as JSON instead
 `;
 
-const STDIO: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 /**
  * Runs `umdkit status` with `argv` (the words after `status`); returns the exit code: 0 printed,
  * 1 no service answered, 2 bad usage.
@@ -38,24 +32,14 @@ const STDIO: CommandOutput = {
  * process.exitCode = await statusCommand(['--socket', '/run/parser.sock']);
  * ```
  */
-export async function statusCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
-  let values: { socket?: string | undefined; json?: boolean | undefined; help?: boolean | undefined };
-  try {
-    const parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { socket: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-    values = parsed.values;
-  } catch (err) {
-    io.err(`umdkit status: ${(err as Error).message}\n${STATUS_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(STATUS_USAGE);
-    return 0;
-  }
+export async function statusCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('status', STATUS_USAGE, io, () => {
+    const args = commandArgs(argv, { socket: { type: 'string' }, json: { type: 'boolean' } });
+    if (args !== 'help' && args.positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    return args === 'help' ? args : args.values;
+  });
+  if ('exitCode' in line) return line.exitCode;
+  const values = line.settings;
   let client;
   try {
     client = await connectService(values.socket ?? defaultSocketPath());

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { createManager, type Manager } from '../manager/manager.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
 import { RequestStats } from '../viz/request-stats.js';
 import { renderTop } from '../viz/top-render.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, STDIO_OUTPUT, type CommandOutput } from './command-line.js';
 
 /** `umdkit top`: a live view of a running tree, repainted in place, or plain lines in a pipe. */
 
@@ -45,8 +44,7 @@ export interface TopOutput extends CommandOutput {
 }
 
 const STDIO: TopOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
+  ...STDIO_OUTPUT,
   get isTTY() {
     return process.stdout.isTTY === true;
   },
@@ -72,17 +70,9 @@ const SHOW_CURSOR = '\x1b[?25h';
  * ```
  */
 export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    io.err(`umdkit top: ${(err as Error).message}\n${TOP_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.out(TOP_USAGE);
-    return 0;
-  }
+  const line = commandLine('top', TOP_USAGE, io, () => parse(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const parsed = line.settings;
   const stats = new RequestStats();
   let manager: Manager;
   try {
@@ -138,18 +128,13 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
 }
 
 function parse(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      interval: { type: 'string' },
-      count: { type: 'string' },
-      plain: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    interval: { type: 'string' },
+    count: { type: 'string' },
+    plain: { type: 'boolean' },
   });
-  if (values.help) return 'help' as const;
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 1) throw new Error(`expected one [config], got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   const interval = values.interval === undefined ? 1000 : Number(values.interval);
   if (!Number.isInteger(interval) || interval < 50) throw new Error(`--interval must be an integer of at least 50 (ms), got ${JSON.stringify(values.interval)}`);

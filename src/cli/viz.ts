@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { createManager } from '../manager/manager.js';
 import { builtinGraph, MACHINES, type MachineGraph, type MachineName } from '../viz/machine-graph.js';
 import { machineToMermaid, treeToMermaid } from '../viz/mermaid.js';
 import { machineToDot, treeToDot } from '../viz/dot.js';
 import { machineToSvg } from '../viz/svg.js';
 import { loadConfig } from './config.js';
-import type { CommandOutput } from './pack.js';
+import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit viz`: the lifecycle machines, drawn from their definitions, or a running tree. */
 
@@ -31,11 +30,6 @@ export const VIZ_USAGE = `usage: umdkit viz [--format mermaid|dot|json|svg] [--m
 const FORMATS = ['mermaid', 'dot', 'json', 'svg'] as const;
 type Format = (typeof FORMATS)[number];
 
-const STDIO: CommandOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
 /**
  * Runs `umdkit viz` with `argv` (the words after `viz`); returns the exit code: 0 drawn, 2 bad
  * usage, 1 the live tree could not be started.
@@ -45,18 +39,10 @@ const STDIO: CommandOutput = {
  * process.exitCode = await vizCommand(['--format', 'dot', '--machine', 'instance']);
  * ```
  */
-export async function vizCommand(argv: string[], io: CommandOutput = STDIO): Promise<number> {
-  let parsed: { format: Format; machine: MachineName | undefined; live: string | undefined } | 'help';
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    io.err(`umdkit viz: ${(err as Error).message}\n${VIZ_USAGE}`);
-    return 2;
-  }
-  if (parsed === 'help') {
-    io.out(VIZ_USAGE);
-    return 0;
-  }
+export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
+  const line = commandLine('viz', VIZ_USAGE, io, () => parse(argv));
+  if ('exitCode' in line) return line.exitCode;
+  const parsed = line.settings;
   const { format, machine, live } = parsed;
   if (live === undefined) {
     io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
@@ -93,18 +79,13 @@ function drawMachines(format: Format, names: MachineName[]): string {
 }
 
 function parse(argv: string[]) {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      format: { type: 'string' },
-      machine: { type: 'string' },
-      live: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const args = commandArgs(argv, {
+    format: { type: 'string' },
+    machine: { type: 'string' },
+    live: { type: 'string' },
   });
-  if (values.help) return 'help' as const;
+  if (args === 'help') return args;
+  const { values, positionals } = args;
   if (positionals.length > 0) throw new Error(`unexpected ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   const format = (values.format ?? 'mermaid') as Format;
   if (!FORMATS.includes(format)) throw new Error(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}`);
