@@ -354,17 +354,8 @@ describe("instance machine: the supervisor's decisions", () => {
 });
 
 describe('instance machine: STOP', () => {
-  const stoppable: Array<Exclude<InstanceStateName, 'stopped'>> = [
-    'extracting',
-    'spawning',
-    'ready',
-    'busy',
-    'crashed',
-    'backoff',
-    'restarting',
-    'failed',
-    'stopping',
-  ];
+  // Every state but the final one.
+  const stoppable = INSTANCE_STATES.filter((state): state is Exclude<InstanceStateName, 'stopped'> => state !== 'stopped');
 
   for (const from of stoppable) {
     it(`reaches stopped from ${from}, calling terminate once`, async () => {
