@@ -1,4 +1,5 @@
 import type { ManagerEvent } from '../manager/events.js';
+import { positiveInteger } from '../util/options.js';
 
 /**
  * The recent states of each instance, from `state` events, so a view opened late still shows how
@@ -30,7 +31,7 @@ export class StateHistory {
   private readonly entries = new Map<string, HistoryEntry[]>();
 
   constructor(private readonly limit = 20) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    positiveInteger('limit', limit);
   }
 
   /** Takes in one event; everything but `state` events is ignored. */

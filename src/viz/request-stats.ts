@@ -1,4 +1,5 @@
 import type { ManagerEvent } from '../manager/events.js';
+import { positiveInteger } from '../util/options.js';
 
 /**
  * Request counts and latency percentiles per driver, computed from `request` events over a
@@ -38,7 +39,7 @@ export class RequestStats {
 
   /** `window`: how many recent latencies per driver the percentiles are taken over (default 1000). */
   constructor(private readonly window = 1000) {
-    if (!Number.isInteger(window) || window < 1) throw new RangeError(`window must be a positive integer, got ${window}`);
+    positiveInteger('window', window);
   }
 
   /** Takes in one event; everything but `request` events is ignored. */

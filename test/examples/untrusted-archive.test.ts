@@ -12,6 +12,7 @@ import type { Image, UmdError } from 'umdkit';
 import { startArchiveInspector, type ArchiveInspector } from '../../examples/untrusted-archive/inspect.js';
 import { pack } from '../../src/loader/pack.js';
 import { useCleanSlate } from '../fixtures/harness.js';
+import { concat } from '../protocol/helpers.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/untrusted-archive/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -30,16 +31,6 @@ function zerosBomb(mib: number): Uint8Array {
   for (let i = 0; i < mib; i++) entry.push(zeros, i === mib - 1);
   zip.end();
   return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** The same archive with its central directory's first entry claiming `size` inflated bytes. */
