@@ -2,6 +2,20 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { encodeFrame, FrameDecoder, ProtocolError, PROTOCOL_REASONS } from '../../src/protocol/index.js';
 import { concat, decodeStream, expectReason, frameOf, hex, plainBytes, splitAt, thrownBy } from './helpers.js';
 
+/** Records the length of every `new Uint8Array(n)` until `vi.unstubAllGlobals()`. */
+function countUint8ArrayAllocations(allocations: number[]): void {
+  const RealUint8Array = Uint8Array;
+  vi.stubGlobal(
+    'Uint8Array',
+    new Proxy(RealUint8Array, {
+      construct(target, args, newTarget) {
+        if (typeof args[0] === 'number') allocations.push(args[0]);
+        return Reflect.construct(target, args, newTarget) as object;
+      },
+    }),
+  );
+}
+
 const MESSAGES: unknown[] = [
   { t: 'hello', v: 1, pid: 4242 },
   { t: 'req', id: 1, m: 'offset', p: 1024 },
@@ -76,15 +90,7 @@ describe('length prefix', () => {
   test('a 64 MiB prefix is refused on its 4th byte, before anything is allocated for the body', () => {
     const allocations: number[] = [];
     const RealUint8Array = Uint8Array;
-    vi.stubGlobal(
-      'Uint8Array',
-      new Proxy(RealUint8Array, {
-        construct(target, args, newTarget) {
-          if (typeof args[0] === 'number') allocations.push(args[0]);
-          return Reflect.construct(target, args, newTarget) as object;
-        },
-      }),
-    );
+    countUint8ArrayAllocations(allocations);
     const bufferAllocs = [vi.spyOn(Buffer, 'alloc'), vi.spyOn(Buffer, 'allocUnsafe'), vi.spyOn(Buffer, 'allocUnsafeSlow')];
     const arrayBuffersBefore = process.memoryUsage().arrayBuffers;
 
@@ -111,15 +117,7 @@ describe('length prefix', () => {
     const RealUint8Array = Uint8Array;
     const decoder = new FrameDecoder({ maxFrameBytes: 128 << 20 });
     const arrayBuffersBefore = process.memoryUsage().arrayBuffers;
-    vi.stubGlobal(
-      'Uint8Array',
-      new Proxy(RealUint8Array, {
-        construct(target, args, newTarget) {
-          if (typeof args[0] === 'number') allocations.push(args[0]);
-          return Reflect.construct(target, args, newTarget) as object;
-        },
-      }),
-    );
+    countUint8ArrayAllocations(allocations);
     expect(decoder.push(RealUint8Array.of(0x04, 0x00, 0x00, 0x00))).toEqual([]); // 64 MiB announced
     expect(decoder.buffered).toBe(4);
     expect(decoder.push(new RealUint8Array(1000))).toEqual([]); // 1000 of them arrived
