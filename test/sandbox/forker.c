@@ -52,21 +52,15 @@ static void scan(const uint8_t *p, const uint8_t *end, uint64_t *id, int *is_req
 int main(void) {
   uint8_t out[128];
   size_t n = 0;
-  out[n++] = 0xa3;
-  n += put_text(out + n, "t"); n += put_text(out + n, "hello");
-  n += put_text(out + n, "v"); n += put_head(out + n, 0, 1);
-  n += put_text(out + n, "pid"); n += put_head(out + n, 0, (uint64_t)getpid());
-  if (send_frame(out, n)) return 1;
+  if (send_hello()) return 1;
 
   for (;;) {
-    uint8_t head[4];
-    int r = read_all(head, 4);
-    if (r == 0) return 0;
+    uint8_t *body;
+    uint32_t len;
+    int r = read_frame(&body, &len);
+    if (r == 0) return 0; /* EOF: the manager is gone */
+    if (r == -2) return 2;
     if (r < 0) return 1;
-    uint32_t len = ((uint32_t)head[0] << 24) | ((uint32_t)head[1] << 16) | ((uint32_t)head[2] << 8) | head[3];
-    if (len == 0 || len > (1u << 20)) return 2;
-    uint8_t *body = malloc(len);
-    if (body == NULL || read_all(body, len) != 1) return 1;
     uint64_t id = 0;
     int is_req = 0, is_bye = 0;
     scan(body, body + len, &id, &is_req, &is_bye);
