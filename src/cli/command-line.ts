@@ -27,6 +27,23 @@ export const STDIO_OUTPUT: CommandOutput = Object.freeze({
 /** A command's options (besides `--help`, which every command has). */
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** The value parsed for one option: text or a flag, a list of them when the option may repeat. */
+type OptionValue<T> = T extends { type: 'string' } ? (T extends { multiple: true } ? string[] : string) : T extends { multiple: true } ? boolean[] : boolean;
+
+/**
+ * What {@link commandArgs} gives for `options`: each option's value when it was given, and the
+ * positionals in order.
+ *
+ * @example
+ * ```ts
+ * const args: CommandArgs<{ port: { type: 'string' } }> = { values: { port: '80' }, positionals: [] };
+ * ```
+ */
+export interface CommandArgs<O extends Options> {
+  values: { [K in keyof O]?: OptionValue<O[K]> };
+  positionals: string[];
+}
+
 /**
  * `argv` parsed strictly against `options` plus `-h`/`--help`, positionals allowed; `'help'` when
  * help was asked for. Throws (TypeError) for an unknown option or a missing value.
@@ -38,7 +55,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * const { values, positionals } = args; // values.port: string | undefined
  * ```
  */
-export function commandArgs<const O extends Options>(argv: string[], options: O) {
+export function commandArgs<const O extends Options>(argv: string[], options: O): CommandArgs<O> | 'help' {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -46,7 +63,7 @@ export function commandArgs<const O extends Options>(argv: string[], options: O)
     options: { ...options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } },
   });
   if ((values as { help?: boolean }).help === true) return 'help' as const;
-  return { values, positionals };
+  return { values: values as CommandArgs<O>['values'], positionals };
 }
 
 /**
