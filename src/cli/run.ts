@@ -69,7 +69,9 @@ export async function runCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const line = commandLine('run', RUN_USAGE, io, () => parseCommand(argv));
   if ('exitCode' in line) return line.exitCode;
   const settings = line.settings;
-  const log = new ServiceLog({ format: settings.log, write: io.out, verbose: settings.verbose });
+  // On the process's own stdout the log is bounded: a slow reader costs records (counted), not memory.
+  const output = io === STDIO_OUTPUT ? { stream: process.stdout } : { write: io.out };
+  const log = new ServiceLog({ format: settings.log, verbose: settings.verbose, ...output });
   const file = resolve(settings.config);
 
   let config: LoadedConfig;
@@ -114,6 +116,7 @@ export async function runCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const end = await service.exited;
   signals.dispose();
   await http?.close();
+  log.finish();
   switch (end.reason) {
     case 'stopped':
       log.info('service-exit', 'stopped; exiting 0', { code: RUN_EXIT.STOPPED });

@@ -1,4 +1,5 @@
 import type { ManagerEvent } from '../manager/events.js';
+import { positiveInteger } from '../util/options.js';
 
 /**
  * The service log: each manager event worth a line (lifecycle, handler stderr, failed requests)
@@ -128,11 +129,43 @@ function who(record: LogRecord): string {
 }
 
 /**
- * Writes records in one format, leaving out `debug` ones unless `verbose`.
+ * Where a bounded log writes: a stream (typically `process.stdout`) that says how many bytes it
+ * still holds and tells when it has flushed them. A `net.Socket`, a `fs.WriteStream` and a pipe
+ * stdout all qualify.
  *
  * @example
  * ```ts
- * const log = new ServiceLog({ format: 'json', write: (line) => process.stdout.write(line) });
+ * const output: LogStream = process.stdout;
+ * ```
+ */
+export interface LogStream {
+  write(text: string): boolean;
+  readonly writableLength: number;
+  on(event: 'drain', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/**
+ * Bytes a {@link ServiceLog} lets its stream hold before it drops records (1 MiB): enough for
+ * thousands of lines of burst, little enough that a reader that stopped costs nothing.
+ *
+ * @example
+ * ```ts
+ * new ServiceLog({ format: 'json', stream: process.stdout, maxBufferedBytes: 4 * DEFAULT_LOG_BUFFER_BYTES });
+ * ```
+ */
+export const DEFAULT_LOG_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Writes records in one format, leaving out `debug` ones unless `verbose`. Given a `stream`, the
+ * log is bounded the way mature loggers are: while the stream holds more than `maxBufferedBytes`
+ * unwritten, records are dropped and counted, and once it has flushed a `dropped` record (level
+ * `warn`, field `dropped`) says how many were lost. A stream that fails (its reader is gone) ends
+ * the log; it never fails the service.
+ *
+ * @example
+ * ```ts
+ * const log = new ServiceLog({ format: 'json', stream: process.stdout });
  * manager.subscribe(log.event);
  * log.info('started', 'serving on /run/umdkit.sock', { socket: '/run/umdkit.sock' });
  * ```
@@ -141,11 +174,37 @@ export class ServiceLog {
   readonly format: LogFormat;
   private readonly write: (line: string) => void;
   private readonly verbose: boolean;
+  private readonly stream: LogStream | undefined;
+  private readonly maxBufferedBytes: number;
+  /** Records left out since the last `dropped` record. */
+  private droppedRecords = 0;
+  /** Records left out in all. */
+  private droppedTotal = 0;
+  private broken = false;
+  private finishing = false;
 
-  constructor(options: { format: LogFormat; write: (line: string) => void; verbose?: boolean }) {
+  constructor(options: { format: LogFormat; write?: (line: string) => void; stream?: LogStream; maxBufferedBytes?: number; verbose?: boolean }) {
     this.format = options.format;
-    this.write = options.write;
     this.verbose = options.verbose ?? false;
+    const { write, stream } = options;
+    if ((write === undefined) === (stream === undefined)) throw new TypeError('options must have exactly one of write and stream');
+    this.maxBufferedBytes = options.maxBufferedBytes === undefined ? DEFAULT_LOG_BUFFER_BYTES : positiveInteger('options.maxBufferedBytes', options.maxBufferedBytes);
+    this.stream = stream;
+    if (stream === undefined) {
+      this.write = write!;
+    } else {
+      this.write = (line) => void stream.write(line);
+      stream.on('drain', () => this.reportDropped());
+      // EPIPE: the reader is gone for good. Nothing to tell, and nothing may crash the service.
+      stream.on('error', () => {
+        this.broken = true;
+      });
+    }
+  }
+
+  /** Records dropped because the stream's reader was too slow (0 without a stream). */
+  get dropped(): number {
+    return this.droppedTotal;
   }
 
   /** Logs a manager event (bound: pass it to `manager.subscribe` as is). */
@@ -169,6 +228,15 @@ export class ServiceLog {
     this.service('error', event, message, fields);
   }
 
+  /**
+   * The service is ending: writes the `dropped` record still owed, and from now on every record
+   * whatever the backlog — the few last records (why the service exits) are never the ones lost.
+   */
+  finish(): void {
+    this.finishing = true;
+    if (this.droppedRecords > 0 && !this.broken) this.writeDropped();
+  }
+
   private service(level: LogLevel, event: string, message: string, fields: Record<string, unknown>): void {
     const head = { time: new Date().toISOString(), level, event, message };
     // The head's keys come first in a JSON line, and fields cannot overwrite them.
@@ -177,6 +245,36 @@ export class ServiceLog {
 
   private record(record: LogRecord): void {
     if (record.level === 'debug' && !this.verbose) return;
+    // Decided before the line is formatted: a flood of dropped records costs no JSON.
+    if (this.full()) {
+      this.drop();
+      return;
+    }
+    // The count comes before the next record that gets through: the order of the log stays true.
+    if (this.droppedRecords > 0) this.writeDropped();
     this.write(formatRecord(record, this.format));
+  }
+
+  /** True when the stream holds too much (or is gone): the next record is dropped. */
+  private full(): boolean {
+    if (this.stream === undefined) return false;
+    return this.broken || (!this.finishing && this.stream.writableLength > this.maxBufferedBytes);
+  }
+
+  private drop(): void {
+    this.droppedRecords++;
+    this.droppedTotal++;
+  }
+
+  /** The stream flushed: say at once how many records were lost, not at the next record. */
+  private reportDropped(): void {
+    if (this.droppedRecords > 0 && !this.full()) this.writeDropped();
+  }
+
+  private writeDropped(): void {
+    const n = this.droppedRecords;
+    this.droppedRecords = 0;
+    const head = { time: new Date().toISOString(), level: 'warn' as const, event: 'dropped', message: `dropped ${n} log records: the log reader was too slow` };
+    this.write(formatRecord({ ...head, dropped: n }, this.format));
   }
 }

@@ -1,5 +1,6 @@
 // Pure logic of service mode: payloads as JSON text, log records, client messages, the status
 // tree, socket paths. Everything else in test/service runs real processes.
+import { EventEmitter } from 'node:events';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,54 @@ describe('log records', () => {
     const verbose: string[] = [];
     new ServiceLog({ format: 'text', write: (line) => verbose.push(line), verbose: true }).event(flip);
     expect(verbose).toEqual([`${iso} debug p/i#1 pid 9: ready -> busy\n`]);
+  });
+
+  it('bounds what a slow stream holds: drops past the bound with a count, reports it on drain and at the end', () => {
+    // A stand-in for a stdout pipe nobody reads: it holds whatever is written until drained.
+    const stream = Object.assign(new EventEmitter(), {
+      lines: [] as string[],
+      writableLength: 0,
+      write(text: string) {
+        this.lines.push(text);
+        this.writableLength += Buffer.byteLength(text);
+        return false;
+      },
+    });
+    const log = new ServiceLog({ format: 'json', stream, maxBufferedBytes: 1000 });
+    const line: ManagerEvent = { type: 'log', driver: 'p', instance: 'i', generation: 1, pid: 9, line: 'x', at };
+    for (let i = 0; i < 100; i++) log.event(line);
+    const written = stream.lines.length;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan(20);
+    expect(stream.writableLength).toBeLessThan(1000 + 200);
+    expect(log.dropped).toBe(100 - written);
+
+    stream.writableLength = 0;
+    stream.emit('drain');
+    expect(JSON.parse(stream.lines.at(-1)!)).toMatchObject({ level: 'warn', event: 'dropped', dropped: 100 - written, message: `dropped ${100 - written} log records: the log reader was too slow` });
+    // Counted once: the next drain owes nothing.
+    stream.emit('drain');
+    expect(stream.lines.filter((l) => l.includes('"event":"dropped"'))).toHaveLength(1);
+
+    // Full again at the end: the count owed and the last records go out anyway.
+    for (let i = 0; i < 50; i++) log.event(line);
+    const before = stream.lines.length;
+    log.finish();
+    log.info('service-exit', 'stopped; exiting 0');
+    expect(stream.lines.slice(before).map((l) => JSON.parse(l).event)).toEqual(['dropped', 'service-exit']);
+
+    // A reader that is gone (EPIPE) ends the log quietly: nothing more is written, nothing throws.
+    stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    const after = stream.lines.length;
+    log.event(line);
+    log.finish();
+    expect(stream.lines.length).toBe(after);
+  });
+
+  it('refuses a log with both or neither of write and stream, and a bad maxBufferedBytes, naming the value', () => {
+    expect(() => new ServiceLog({ format: 'json' })).toThrow('options must have exactly one of write and stream');
+    expect(() => new ServiceLog({ format: 'json', write: () => {}, stream: process.stdout })).toThrow(TypeError);
+    expect(() => new ServiceLog({ format: 'json', stream: process.stdout, maxBufferedBytes: 0 })).toThrow('options.maxBufferedBytes must be a positive integer, got 0');
   });
 });
 

@@ -1,108 +1,21 @@
 // `umdkit run`, `call` and `status` as real processes: the CLI (bundled from the sources) runs a
 // config of real handlers, gets real signals, and must leave no process and no file behind.
-import { readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TreeSnapshot, UmdError } from 'umdkit';
+import { describe, expect, it } from 'vitest';
+import type { UmdError } from 'umdkit';
 import { connectService, type ServiceClient } from '../../src/service/client.js';
 import { useCli, type CliProcess } from './cli-child.js';
-import { gone, useWorkDir } from './harness.js';
+import { useWorkDir } from './harness.js';
+import { pidsOf, records, startRun, useRuntimeDir } from './run-harness.js';
 import { HELLO_JS, inlineImage } from '../fixtures/inline.js';
 import { driverModule } from '../../src/loader/driver-module.js';
 
 const work = useWorkDir(['echo', 'toolbox', 'rogue', 'chatty']);
 const cli = useCli();
 
-/**
- * Per test: a private XDG_RUNTIME_DIR for the CLI (its default socket and extraction root land
- * there). After the test, every tracked pid must be gone, no process may still run from that
- * directory, and nothing may be left in it but the empty `umdkit` directory itself.
- */
-function useRuntimeDir() {
-  const state = { dir: '', pids: [] as number[] };
-  beforeEach(async () => {
-    state.dir = await mkdtemp(join(tmpdir(), 'umdkit-xdg-'));
-    state.pids = [];
-  });
-  afterEach(async () => {
-    const leaks: string[] = [];
-    for (const pid of state.pids) {
-      if (!(await gone(pid, 5000))) {
-        leaks.push(`pid ${pid} still running`);
-        kill(pid);
-      }
-    }
-    for (const pid of await processesUsing(state.dir)) {
-      leaks.push(`pid ${pid} runs from ${state.dir}`);
-      kill(pid);
-    }
-    const left = await listTree(state.dir);
-    await rm(state.dir, { recursive: true, force: true });
-    expect(leaks).toEqual([]);
-    expect(left.filter((path) => path !== 'umdkit/'), 'files left behind').toEqual([]);
-  });
-  return {
-    get dir() {
-      return state.dir;
-    },
-    get env() {
-      return { XDG_RUNTIME_DIR: state.dir };
-    },
-    track(pid: number | null | undefined) {
-      if (typeof pid === 'number') state.pids.push(pid);
-    },
-  };
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone meanwhile
-  }
-}
-
-/** Pids whose command line or working directory lies under `dir`. */
-async function processesUsing(dir: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    const cwd = await readlink(`/proc/${name}/cwd`).catch(() => '');
-    if (cmdline.includes(dir) || cwd.startsWith(dir)) found.push(Number(name));
-  }
-  return found;
-}
-
-/** Every path under `dir`, relative, directories with a trailing slash. */
-async function listTree(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true }).catch(() => [])) {
-    const path = join(prefix, entry.name);
-    if (entry.isDirectory()) out.push(`${path}/`, ...(await listTree(dir, path)));
-    else out.push(path);
-  }
-  return out;
-}
-
-/** The JSON log records a CLI printed (every stdout line must be one). */
-function records(run: CliProcess): Array<Record<string, unknown>> {
-  return run.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-/** Starts `umdkit run` with JSON logs and waits for its `started` record; tracks every pid it reports. */
-async function startService(runtime: ReturnType<typeof useRuntimeDir>, config: string, extra: string[] = []) {
-  const run = cli.start(['run', work.path(config), '--log', 'json', ...extra], runtime.env);
-  runtime.track(run.pid);
-  const started = JSON.parse(await run.line((l) => l.includes('"event":"started"'), 'started record')) as { socket: string; pid: number; tree: TreeSnapshot };
-  for (const pid of pidsOf(started.tree)) runtime.track(pid);
-  return { run, started };
-}
-
-function pidsOf(node: TreeSnapshot | NonNullable<TreeSnapshot['children']>[number]): number[] {
-  return [...(node.pid === null ? [] : [node.pid]), ...(node.children ?? []).flatMap(pidsOf)];
+function startService(runtime: ReturnType<typeof useRuntimeDir>, config: string, extra: string[] = []) {
+  return startRun(cli, runtime, work.path(config), extra);
 }
 
 async function untilInFlight(client: ServiceClient, n: number): Promise<void> {
