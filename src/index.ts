@@ -32,6 +32,7 @@ export { ManagerEventStream } from './manager/events.js';
 export type { SnapshotNode, TreeSnapshot } from './manager/snapshot.js';
 export { startService, Service, type ServiceOptions, type ServiceExit } from './service/service.js';
 export { connectService, ServiceClient, type ServiceClientOptions, type ServiceRequestOptions } from './service/client.js';
-export { loadConfig, type LoadedConfig } from './service/config.js';
+export { loadConfig, loadServiceConfig, type LoadedConfig, type ServiceConfig } from './service/config.js';
+export { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from './service/limits.js';
 export { defaultSocketPath } from './service/socket-path.js';
 export * from './viz/index.js';

@@ -22,7 +22,8 @@ export const CALL_USAGE = `usage: umdkit call <driver> <json|@file> [options]
                       {"$base64":"..."} stands for a byte string
   --method <m>        the method (the handler's serve({ <m>: ... }) key)
   --raw               send the argument's text, or the file's bytes, as one byte string
-  --timeout <ms>      deadline of the request (default: the driver's requestTimeoutMs)
+  --timeout <ms>      deadline of the request (default: the driver's requestTimeoutMs); the
+                      service raises it to its floor or lowers it to its ceiling, and says so
   --idempotent        safe to retry if a handler crashes while working on it
   --socket <path>     the service socket (default: the one \`umdkit run\` uses by default)
 
@@ -66,8 +67,13 @@ export async function callCommand(argv: string[], io: CommandOutput = STDIO_OUTP
     io.err(`umdkit call: ${(err as Error).message} (is \`umdkit run\` running? --socket names another socket)\n`);
     return 1;
   }
+  const asked = settings.options.timeoutMs;
+  // The service bounds what clients may ask: say so when it applied another deadline than asked.
+  const onDeadline = (applied: number) => {
+    if (asked !== undefined && applied !== asked) io.err(`umdkit call: the service applied a deadline of ${applied} ms (asked ${asked} ms; outside its floor or ceiling)\n`);
+  };
   try {
-    const answer = await client.request(settings.driver, payload, settings.options);
+    const answer = await client.request(settings.driver, payload, { ...settings.options, onDeadline });
     io.out(`${toJsonText(answer)}\n`);
     return 0;
   } catch (err) {

@@ -5,7 +5,8 @@ import { ServiceLog, type LogFormat } from '../service/log.js';
 import { renderTree } from '../service/tree-text.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
 import { permanentDrivers } from '../viz/permanent.js';
-import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { loadServiceConfig, type ServiceConfig } from '../service/config.js';
+import { DEFAULT_CONFIG_PATH } from './config.js';
 import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit run`: a tree from a config module as a foreground service (docs/SERVICE.md). */
@@ -23,10 +24,12 @@ export const RUN_USAGE = `usage: umdkit run [config] [options]
   [config]              the config module (default ${DEFAULT_CONFIG_PATH}): .mjs, .js, .cjs or .ts
   --socket <path>       the service socket (default $XDG_RUNTIME_DIR/umdkit/umdkit.sock,
                         else /tmp/umdkit-<uid>/umdkit.sock)
-  --drain-ms <ms>       on SIGTERM/SIGINT, how long requests in flight may take to finish (default 5000)
+  --drain-ms <ms>       on SIGTERM/SIGINT, how long requests in flight may take to finish
+                        (default: the config's service.drainMs, else 5000)
   --log text|json       log lines for people (default) or JSON lines for log pipelines
   --verbose             also log debug lines (ready <-> busy transitions)
-  --max-in-flight <n>   requests one socket client may have in flight (default 64)
+  --max-in-flight <n>   requests one socket client may have in flight (default: the config's
+                        service.maxInFlightPerClient, else 64)
   --http <host:port>    also serve /metrics, /healthz and /readyz there (for systemd, Kubernetes,
                         Prometheus); port 0 picks a free one
 
@@ -48,7 +51,7 @@ export const RUN_EXIT = Object.freeze({ STOPPED: 0, FAILED: 1, USAGE: 2, GAVE_UP
 interface RunSettings {
   config: string;
   socket: string | undefined;
-  drainMs: number;
+  drainMs: number | undefined;
   log: LogFormat;
   verbose: boolean;
   maxInFlight: number | undefined;
@@ -74,21 +77,24 @@ export async function runCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const log = new ServiceLog({ format: settings.log, verbose: settings.verbose, ...output });
   const file = resolve(settings.config);
 
-  let config: LoadedConfig;
+  let loaded: ServiceConfig;
   try {
-    config = await loadConfig(file);
+    loaded = await loadServiceConfig(file);
   } catch (err) {
     io.err(`umdkit run: bad config: ${(err as Error).message}\n`);
     return RUN_EXIT.CONFIG;
   }
 
   // Listening before the start: a signal during it stops the service as soon as it is up.
-  const signals = new SignalHandling(log, settings.drainMs);
+  const signals = new SignalHandling(log);
+  const config = loaded.manager;
   let service: Service;
   try {
     service = await startService({
       manager: config,
-      drainMs: settings.drainMs,
+      // The config's limits; a flag on the command line wins.
+      ...loaded.service,
+      ...(settings.drainMs === undefined ? {} : { drainMs: settings.drainMs }),
       onEvent: log.event,
       ...(settings.socket === undefined ? {} : { socket: settings.socket }),
       ...(settings.maxInFlight === undefined ? {} : { maxInFlightPerClient: settings.maxInFlight }),
@@ -156,7 +162,7 @@ class SignalHandling {
   forcedBy: NodeJS.Signals | undefined;
   private readonly listener = (signal: NodeJS.Signals) => this.onSignal(signal);
 
-  constructor(private readonly log: ServiceLog, private readonly drainMs: number) {
+  constructor(private readonly log: ServiceLog) {
     process.on('SIGTERM', this.listener);
     process.on('SIGINT', this.listener);
   }
@@ -181,7 +187,7 @@ class SignalHandling {
     }
     this.count++;
     if (this.count === 1) {
-      this.log.info('stopping', `${signal}: stopping; new requests are refused, ${service.pending} in flight get up to ${this.drainMs} ms; send it again to force`, { signal });
+      this.log.info('stopping', `${signal}: stopping; new requests are refused, ${service.pending} in flight get up to ${service.limits.drainMs} ms; send it again to force`, { signal });
       void service.stop();
     } else if (this.count === 2) {
       this.forcedBy = signal;
@@ -210,7 +216,7 @@ function parseCommand(argv: string[]): RunSettings | 'help' {
     config: positionals[0] ?? DEFAULT_CONFIG_PATH,
     // Absolute, so the path `run` prints works from any directory.
     socket: values.socket === undefined ? undefined : resolve(values.socket),
-    drainMs: values['drain-ms'] === undefined ? 5000 : integer('--drain-ms', values['drain-ms'], 0),
+    drainMs: values['drain-ms'] === undefined ? undefined : integer('--drain-ms', values['drain-ms'], 0),
     log,
     verbose: values.verbose ?? false,
     maxInFlight: values['max-in-flight'] === undefined ? undefined : integer('--max-in-flight', values['max-in-flight'], 1),

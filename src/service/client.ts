@@ -38,6 +38,11 @@ export interface ServiceRequestOptions {
   idempotent?: boolean;
   /** Rejects the call with `ABORTED` at once and tells the service to cancel the request. */
   signal?: AbortSignal;
+  /**
+   * Told, just before the call settles, the deadline the service applied: `timeoutMs` raised to
+   * its floor or lowered to its ceiling, or the driver's own when none was asked for.
+   */
+  onDeadline?: (timeoutMs: number) => void;
 }
 
 /**
@@ -53,23 +58,41 @@ export interface ServiceRequestOptions {
  * await client.close();
  * ```
  */
-export function connectService(path: string = defaultSocketPath(), options: ServiceClientOptions = {}): Promise<ServiceClient> {
+export async function connectService(path: string = defaultSocketPath(), options: ServiceClientOptions = {}): Promise<ServiceClient> {
+  // EAGAIN: the service's accept backlog is full for the moment (a burst of connections). The
+  // service takes connections as fast as it can, so trying again shortly gets in.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return new ServiceClient(await connectOnce(path), options);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' || attempt >= CONNECT_ATTEMPTS - 1) {
+        throw Object.assign(new Error(`cannot connect to the umdkit service at ${path}: ${code ?? (err as Error).message}`, { cause: err }), { code });
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 250)));
+    }
+  }
+}
+
+/** Tries on a full accept backlog: about three seconds of backoff in all. */
+const CONNECT_ATTEMPTS = 16;
+
+function connectOnce(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
+    const onError = (err: NodeJS.ErrnoException) => reject(err);
+    socket.once('error', onError);
     socket.once('connect', () => {
       socket.off('error', onError);
-      resolve(new ServiceClient(socket, options));
+      resolve(socket);
     });
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(Object.assign(new Error(`cannot connect to the umdkit service at ${path}: ${err.code ?? err.message}`, { cause: err }), { code: err.code }));
-    };
-    socket.once('error', onError);
   });
 }
 
 interface Waiter {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
+  deadline?: ((timeoutMs: number) => void) | undefined;
 }
 
 /**
@@ -128,7 +151,7 @@ export class ServiceClient {
     if (options.idempotent !== undefined) message.idempotent = options.idempotent;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new UmdError('ABORTED', `request to "${driver}" aborted before it was sent`, { driver }));
-    const answer = this.call(id, message) as Promise<T>;
+    const answer = this.call(id, message, options.onDeadline) as Promise<T>;
     if (signal === undefined) return answer;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
@@ -184,10 +207,10 @@ export class ServiceClient {
     return this.closedPromise.finally(() => clearTimeout(timer));
   }
 
-  private call(id: number, message: ClientMessage): Promise<unknown> {
+  private call(id: number, message: ClientMessage, deadline?: (timeoutMs: number) => void): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject });
+      this.waiters.set(id, { resolve, reject, deadline });
       this.send(message);
     });
   }
@@ -219,6 +242,7 @@ export class ServiceClient {
         const waiter = this.waiters.get(message.id);
         if (waiter === undefined) return; // an answer to a call this client abandoned (aborted)
         this.waiters.delete(message.id);
+        if (message.timeoutMs !== undefined) waiter.deadline?.(message.timeoutMs);
         if (message.ok) waiter.resolve(message.p);
         else waiter.reject(errorOf(message));
         return;

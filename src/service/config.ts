@@ -4,6 +4,7 @@ import { validateManagerOptions, type ManagerOptions } from '../manager/options.
 import type { SupervisorSpec } from '../manager/tree-spec.js';
 import { describeValue } from '../util/options.js';
 import { CONFIG_EXTENSIONS, importConfigModule } from './config-import.js';
+import { resolveServiceLimits, type ServiceLimits } from './limits.js';
 
 /**
  * The config module of `umdkit run` (and of every command that runs or draws a tree from a file):
@@ -26,8 +27,23 @@ export interface LoadedConfig extends ManagerOptions {
   runtimeDir?: string;
 }
 
-/** The fields a config may set: the root supervisor's, `tree` instead of them, and `runtimeDir`. */
-const CONFIG_KEYS = ['tree', 'children', 'strategy', 'intensity', 'startIntensity', 'backoff', 'name', 'runtimeDir'] as const;
+/**
+ * A config as `umdkit run` uses it: the tree (`createManager` options) and the front door's
+ * limits from the config's `service` field (empty when it has none).
+ *
+ * @example
+ * ```ts
+ * const { manager, service } = await loadServiceConfig('umdkit.config.mjs');
+ * const running = await startService({ manager, ...service });
+ * ```
+ */
+export interface ServiceConfig {
+  manager: LoadedConfig;
+  service: ServiceLimits;
+}
+
+/** The fields a config may set: the root supervisor's, `tree` instead of them, `runtimeDir`, and `service`. */
+const CONFIG_KEYS = ['tree', 'children', 'strategy', 'intensity', 'startIntensity', 'backoff', 'name', 'runtimeDir', 'service'] as const;
 
 /**
  * Loads and validates the config module at `path` (`.mjs`, `.js`, `.cjs`, or TypeScript, which is
@@ -48,6 +64,22 @@ const CONFIG_KEYS = ['tree', 'children', 'strategy', 'intensity', 'startIntensit
  * ```
  */
 export async function loadConfig(path: string): Promise<LoadedConfig> {
+  return (await loadServiceConfig(path)).manager;
+}
+
+/**
+ * Like {@link loadConfig}, and also the config's `service` field: the limits of the front door
+ * (`startService` options such as `maxTimeoutMs`, `idleTimeoutMs`), validated with their path
+ * (`service.maxClients must be a positive integer, got 0`).
+ *
+ * @example
+ * ```ts
+ * // umdkit.config.mjs: export default { children: [parser], service: { maxTimeoutMs: 60_000 } };
+ * const { manager, service } = await loadServiceConfig('umdkit.config.mjs');
+ * await startService({ manager, ...service });
+ * ```
+ */
+export async function loadServiceConfig(path: string): Promise<ServiceConfig> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a config file path, got ${describeValue(path)}`);
   const file = resolve(path);
   if (!(CONFIG_EXTENSIONS as readonly string[]).includes(extname(file))) {
@@ -73,7 +105,7 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
       throw evaluationError(file, cause);
     }
   }
-  return validateConfig(exported, file);
+  return validateServiceConfig(exported, file);
 }
 
 /**
@@ -87,6 +119,19 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
  * ```
  */
 export function validateConfig(value: unknown, file: string): LoadedConfig {
+  return validateServiceConfig(value, file).manager;
+}
+
+/**
+ * Validates what a config module exported, its `service` field included.
+ *
+ * @example
+ * ```ts
+ * validateServiceConfig({ children: [parser], service: { idleTimeoutMs: 0 } }, '/srv/umdkit.config.mjs');
+ * // RangeError: /srv/umdkit.config.mjs: service.idleTimeoutMs must be a positive integer, got 0
+ * ```
+ */
+export function validateServiceConfig(value: unknown, file: string): ServiceConfig {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${file}: the config's default export must be an object (createManager options), got ${describeValue(value)}`);
   }
@@ -99,7 +144,17 @@ export function validateConfig(value: unknown, file: string): LoadedConfig {
   if (config.runtimeDir !== undefined && (typeof config.runtimeDir !== 'string' || config.runtimeDir.length === 0)) {
     throw new TypeError(`${file}: runtimeDir must be a directory path, got ${describeValue(config.runtimeDir)}`);
   }
-  const { runtimeDir, ...rest } = config;
+  const { runtimeDir, service: limits, ...rest } = config;
+  let service: ServiceLimits = {};
+  if (limits !== undefined) {
+    try {
+      resolveServiceLimits(limits, 'service');
+    } catch (err) {
+      const Ctor = err instanceof RangeError ? RangeError : TypeError;
+      throw new Ctor(`${file}: ${(err as Error).message}`, { cause: err });
+    }
+    service = { ...(limits as ServiceLimits) };
+  }
   const normalised = rest.tree === undefined ? withNestedSupervisors(rest) : { ...rest, tree: asSupervisor(rest.tree) };
   let tree: SupervisorSpec;
   try {
@@ -112,7 +167,8 @@ export function validateConfig(value: unknown, file: string): LoadedConfig {
     }
     throw err;
   }
-  return runtimeDir === undefined ? { tree } : { tree, runtimeDir: resolve(dirname(file), runtimeDir as string) };
+  const manager = runtimeDir === undefined ? { tree } : { tree, runtimeDir: resolve(dirname(file), runtimeDir as string) };
+  return { manager, service };
 }
 
 /**

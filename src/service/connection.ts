@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { UmdError } from '../errors.js';
 import type { Manager } from '../manager/manager.js';
 import { encodeFrame, FrameDecoder, PROTOCOL_VERSION, ProtocolError, type ProtocolLimits } from '../protocol/index.js';
+import { effectiveTimeout } from './limits.js';
 import { BAD_REQUEST, parseClientMessage, type ClientMessage, type ClientRequest, type ServiceMessage } from './messages.js';
 
 /**
@@ -9,6 +10,12 @@ import { BAD_REQUEST, parseClientMessage, type ClientMessage, type ClientRequest
  * with limits, a bound on its requests in flight, and one strike — a frame that is not a valid
  * client message (or a stream cut inside a frame) gets a `PROTOCOL` error frame and the
  * connection is closed. Nothing a client sends can reach another client or the service.
+ *
+ * A connection is *connecting* until its first complete message, then *admitted* (the service
+ * may refuse it when every client slot is busy). Time is bounded at both ends: a connection that
+ * sends no complete message within `headerTimeoutMs` is closed (silent or dribbling sockets
+ * cannot hold a slot), and an admitted one with nothing in flight and no subscription is closed
+ * after `idleTimeoutMs` of silence — or sooner, when a new client needs its slot.
  */
 
 /**
@@ -17,6 +24,8 @@ import { BAD_REQUEST, parseClientMessage, type ClientMessage, type ClientRequest
  * @example
  * ```ts
  * const host: ConnectionHost = { manager, accepting: true, limits: DEFAULT_LIMITS, maxInFlight: 64,
+ *   headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, minTimeoutMs: 10, maxTimeoutMs: 600_000,
+ *   driverTimeoutMs: () => 30_000, admit: () => true, released: () => {},
  *   requestStarted: () => inFlight++, requestSettled: () => inFlight--,
  *   subscribe: (c) => { subscribers.add(c); return () => subscribers.delete(c); }, closed: (c) => connections.delete(c) };
  * ```
@@ -29,6 +38,19 @@ export interface ConnectionHost {
   readonly limits: ProtocolLimits;
   /** Requests one client may have in flight; past it, `QUEUE_FULL`. */
   readonly maxInFlight: number;
+  /** Time from connecting to the first complete message. */
+  readonly headerTimeoutMs: number;
+  /** Silence allowed to an admitted client with nothing in flight and no subscription. */
+  readonly idleTimeoutMs: number;
+  /** Floor and ceiling of the deadline a client may ask for. */
+  readonly minTimeoutMs: number;
+  readonly maxTimeoutMs: number;
+  /** The driver's own deadline, applied when a client asks for none (undefined: no such driver). */
+  driverTimeoutMs(driver: string): number | undefined;
+  /** The connection's first complete message arrived: may it be served? False: every slot is busy. */
+  admit(connection: ClientConnection): boolean;
+  /** The connection gives up its slot (it is closing); called once, before `closed`. */
+  released(connection: ClientConnection): void;
   /** A request of this client was handed to the manager / settled (for the drain at stop). */
   requestStarted(): void;
   requestSettled(): void;
@@ -63,6 +85,11 @@ export class ClientConnection {
   private unsubscribe: (() => void) | undefined;
   private dropped = 0;
   private closeTimer: NodeJS.Timeout | undefined;
+  private phase: 'connecting' | 'admitted' | 'closing' = 'connecting';
+  private headerTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** When this admitted client last had nothing to do (undefined while it has), for choosing whom to close. */
+  private quietSince: number | undefined;
   /** Resolves once the socket is closed. */
   readonly done: Promise<void>;
 
@@ -77,6 +104,53 @@ export class ClientConnection {
     // Backpressure: a client that does not read its answers stops being read until it catches up.
     socket.on('drain', () => this.onDrain());
     this.write({ t: 'hello', v: PROTOCOL_VERSION, pid: process.pid });
+    this.headerTimer = setTimeout(() => {
+      this.evict(`no complete message within ${host.headerTimeoutMs} ms of connecting (headerTimeoutMs)`, 'grace');
+    }, host.headerTimeoutMs).unref();
+  }
+
+  /** Still waiting for its first complete message. */
+  get connecting(): boolean {
+    return this.phase === 'connecting';
+  }
+
+  /**
+   * Since when this admitted client has had nothing in flight and no subscription; undefined
+   * while it has work, a subscription, or is not admitted. The longest quiet one is the first to
+   * give its slot to a newcomer.
+   */
+  get idleSince(): number | undefined {
+    return this.phase === 'admitted' ? this.quietSince : undefined;
+  }
+
+  /**
+   * Closes this connection to free its slot: an `error` frame saying why (if the client still
+   * reads), then the socket is destroyed — at once, or after the close grace with `'grace'`.
+   * Its requests in flight are aborted.
+   */
+  evict(reason: string, how: 'now' | 'grace' = 'now'): void {
+    if (this.isClosed || this.phase === 'closing') return;
+    this.leave();
+    for (const controller of this.inFlight.values()) controller.abort(new Error(`the connection was closed: ${reason}`));
+    if (!this.socket.writable) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.end(encodeFrame({ t: 'error', e: { code: 'PROTOCOL', message: reason } }));
+    if (how === 'now') this.socket.destroy();
+    else this.closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Gives up the slot once: no more messages are served, no timers run. */
+  private leave(): void {
+    if (this.phase === 'closing') return;
+    this.phase = 'closing';
+    this.failed = true;
+    clearTimeout(this.headerTimer);
+    clearTimeout(this.idleTimer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.host.released(this);
   }
 
   /** Requests of this client still in flight. */
@@ -101,8 +175,7 @@ export class ClientConnection {
   /** Ends the connection once what was written is flushed; destroys it if that takes too long. */
   end(): Promise<void> {
     if (!this.isClosed) {
-      this.unsubscribe?.();
-      this.unsubscribe = undefined;
+      this.leave();
       this.socket.end();
       this.closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
     }
@@ -112,7 +185,7 @@ export class ClientConnection {
   private onData(chunk: Buffer): void {
     if (this.failed || this.isClosed) return;
     try {
-      this.decoder.feed(chunk, (raw) => this.handle(parseClientMessage(raw)));
+      this.decoder.feed(chunk, (raw) => this.onMessage(parseClientMessage(raw)));
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String((err as Error)?.message ?? err)));
     }
@@ -142,11 +215,45 @@ export class ClientConnection {
   private onClose(): void {
     this.isClosed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.leave();
     // Nobody will read the answers: let the handlers stop working on them.
     for (const controller of this.inFlight.values()) controller.abort(new Error('the client disconnected'));
     this.host.closed(this);
+  }
+
+  /** Every complete, valid message: admission first, then the message, then the idle clock. */
+  private onMessage(message: ClientMessage): void {
+    if (this.phase === 'closing') return;
+    if (this.phase === 'connecting') {
+      clearTimeout(this.headerTimer);
+      if (!this.host.admit(this)) {
+        this.refuse(message);
+        return;
+      }
+      this.phase = 'admitted';
+    }
+    this.handle(message);
+    this.idleCheck();
+  }
+
+  /** Every client slot is busy: this newcomer's first message is answered `QUEUE_FULL`, then it is closed. */
+  private refuse(message: ClientMessage): void {
+    if (message.t !== 'cancel') {
+      this.respond(message.id, { ok: false, e: { code: 'QUEUE_FULL', message: 'the service is serving as many clients as it may (maxClients), none of them idle; try again later' } });
+    }
+    void this.end();
+  }
+
+  /** (Re)starts the idle clock when this client has nothing in flight and no subscription; stops it otherwise. */
+  private idleCheck(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.phase !== 'admitted' || this.inFlight.size > 0 || this.unsubscribe !== undefined) {
+      this.quietSince = undefined;
+      return;
+    }
+    this.quietSince = performance.now();
+    this.idleTimer = setTimeout(() => void this.end(), this.host.idleTimeoutMs).unref();
   }
 
   private handle(message: ClientMessage): void {
@@ -182,28 +289,33 @@ export class ClientConnection {
     const controller = new AbortController();
     this.inFlight.set(id, controller);
     this.host.requestStarted();
+    // The client's deadline within the service's floor and ceiling; none asked: the driver's own.
+    const timeoutMs = effectiveTimeout(message.timeoutMs, this.host);
+    const applied = timeoutMs ?? this.host.driverTimeoutMs(message.d);
     const options = {
       signal: controller.signal,
       ...(message.m === undefined ? {} : { method: message.m }),
-      ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(message.idempotent === undefined ? {} : { idempotent: message.idempotent }),
     };
     this.host.manager.request(message.d, message.p, options).then(
-      (answer) => this.settle(id, controller, { ok: true, p: answer }),
-      (err: unknown) => this.settle(id, controller, { ok: false, e: errorBody(err) }),
+      (answer) => this.settle(id, controller, { ok: true, p: answer }, applied),
+      (err: unknown) => this.settle(id, controller, { ok: false, e: errorBody(err) }, applied),
     );
   }
 
-  private settle(id: number, controller: AbortController, body: ResponseBody): void {
+  private settle(id: number, controller: AbortController, body: ResponseBody, timeoutMs: number | undefined): void {
     if (this.inFlight.get(id) === controller) this.inFlight.delete(id);
     this.host.requestSettled();
     if (this.isClosed || this.failed) return;
-    this.respond(id, body);
+    this.respond(id, body, timeoutMs);
     if (this.clientEnded && this.inFlight.size === 0) void this.end();
+    else this.idleCheck();
   }
 
-  private respond(id: number, body: ResponseBody): void {
-    const message = { t: 'res', id, ...body } as ServiceMessage;
+  /** Writes the `res` for `id`; `timeoutMs` is the deadline the service applied to that request. */
+  private respond(id: number, body: ResponseBody, timeoutMs?: number): void {
+    const message = { t: 'res', id, ...body, ...(timeoutMs === undefined ? {} : { timeoutMs }) } as ServiceMessage;
     let frame: Buffer;
     try {
       frame = encodeFrame(message, this.host.limits);
@@ -230,9 +342,7 @@ export class ClientConnection {
   /** One strike: tell the client why (if it still listens), close, and let go of its requests. */
   private fail(error: ProtocolError): void {
     if (this.failed || this.isClosed) return;
-    this.failed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.leave();
     for (const controller of this.inFlight.values()) controller.abort(new Error('the client broke the protocol'));
     if (this.socket.writable) {
       this.socket.end(encodeFrame({ t: 'error', e: { code: error.code, message: error.message } }));

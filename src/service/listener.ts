@@ -34,7 +34,7 @@ export interface SocketListener {
  * const listener = await listenOnSocket(path, (socket) => new ClientConnection(socket, ...), { maxConnections: 64 });
  * ```
  */
-export async function listenOnSocket(path: string, onConnection: (socket: Socket) => void, options: { maxConnections?: number } = {}): Promise<SocketListener> {
+export async function listenOnSocket(path: string, onConnection: (socket: Socket) => void, options: { maxConnections?: number; backlog?: number } = {}): Promise<SocketListener> {
   checkSocketPath(path);
   await refuseLivePath(path);
   // Half-open: a client that ends its side mid-frame can still be told why it is disconnected.
@@ -47,7 +47,8 @@ export async function listenOnSocket(path: string, onConnection: (socket: Socket
     const bound = join(privateDir, 's');
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(bound, () => {
+      // The kernel queues at most `backlog` connections not yet accepted (capped by somaxconn).
+      server.listen({ path: bound, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) }, () => {
         server.off('error', reject);
         resolve();
       });

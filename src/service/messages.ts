@@ -55,10 +55,14 @@ export type ClientMessage = ClientRequest | ClientCancel | ClientStatus | Client
 
 /** Service -> client, first frame: protocol version and the service's pid. */
 export interface ServiceHello { t: 'hello'; v: number; pid: number }
-/** Service -> client: the answer to `req`, `status` or `subscribe`. `e.code` is a UmdError code or `BAD_REQUEST`. */
+/**
+ * Service -> client: the answer to `req`, `status` or `subscribe`. `e.code` is a UmdError code or
+ * `BAD_REQUEST`. The answer to a `req` carries `timeoutMs`, the deadline the service applied: the
+ * client's, raised to the service's floor or lowered to its ceiling, or the driver's own.
+ */
 export type ServiceResponse =
-  | { t: 'res'; id: number; ok: true; p: unknown }
-  | { t: 'res'; id: number; ok: false; e: { code: string; message: string; details?: Record<string, unknown> } };
+  | { t: 'res'; id: number; ok: true; p: unknown; timeoutMs?: number }
+  | { t: 'res'; id: number; ok: false; e: { code: string; message: string; details?: Record<string, unknown> }; timeoutMs?: number };
 /** Service -> subscribed client: one manager event. */
 export interface ServiceEvent { t: 'event'; p: ManagerEvent }
 /** Service -> subscribed client: `n` events were left out because the client read too slowly. */
@@ -144,14 +148,15 @@ export function parseServiceMessage(value: unknown): ServiceMessage {
       return { t: 'hello', v: m.v, pid: uint(m, 'hello', 'pid') };
     case 'res': {
       const id = uint(m, 'res', 'id');
+      const deadline = m.timeoutMs === undefined ? {} : { timeoutMs: uint(m, 'res', 'timeoutMs', MAX_TIMEOUT_MS) };
       if (m.ok === true) {
-        onlyKeys(m, 'res', ['t', 'id', 'ok', 'p']);
-        return { t: 'res', id, ok: true, p: m.p };
+        onlyKeys(m, 'res', ['t', 'id', 'ok', 'p', 'timeoutMs']);
+        return { t: 'res', id, ok: true, p: m.p, ...deadline };
       }
       if (m.ok !== false) bad(`"res".ok must be true or false, got ${describe(m.ok)}`);
-      onlyKeys(m, 'res', ['t', 'id', 'ok', 'e']);
+      onlyKeys(m, 'res', ['t', 'id', 'ok', 'e', 'timeoutMs']);
       const e = errorBody(m.e, 'res');
-      return { t: 'res', id, ok: false, e };
+      return { t: 'res', id, ok: false, e, ...deadline };
     }
     case 'event': {
       onlyKeys(m, 'event', ['t', 'p']);

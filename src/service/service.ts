@@ -2,10 +2,12 @@ import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { createManager, type Manager } from '../manager/manager.js';
 import type { ManagerListener } from '../manager/events.js';
-import type { ManagerOptions } from '../manager/options.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, encodeFrame, MAX_FRAME_BYTES_LIMIT } from '../protocol/index.js';
-import { nonNegativeInteger, numberInRange, positiveInteger, knownKeys, plainObject } from '../util/options.js';
+import { validateManagerOptions, type ManagerOptions as ManagerOptions } from '../manager/options.js';
+import type { SupervisorSpec } from '../manager/tree-spec.js';
+import { DEFAULT_MAX_DEPTH, encodeFrame } from '../protocol/index.js';
+import { knownKeys, plainObject } from '../util/options.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
+import { resolveServiceLimits, SERVICE_LIMIT_KEYS, type ServiceLimits } from './limits.js';
 import { listenOnSocket, refuseLivePath, type SocketListener } from './listener.js';
 import { checkSocketPath, defaultSocketPath, ensureSocketDir } from './socket-path.js';
 
@@ -15,26 +17,20 @@ import { checkSocketPath, defaultSocketPath, ensureSocketDir } from './socket-pa
  */
 
 /**
- * Options of {@link startService}.
+ * Options of {@link startService}: the tree, the socket, and the front door's limits
+ * ({@link ServiceLimits}; a config module's `service` field, from `loadServiceConfig`).
  *
  * @example
  * ```ts
- * const options: ServiceOptions = { manager: await loadConfig('umdkit.config.mjs'), drainMs: 10_000 };
+ * const { manager, service } = await loadServiceConfig('umdkit.config.mjs');
+ * const options: ServiceOptions = { manager, ...service, drainMs: 10_000 };
  * ```
  */
-export interface ServiceOptions {
+export interface ServiceOptions extends ServiceLimits {
   /** The tree: `createManager` options, typically from `loadConfig`. */
   manager: ManagerOptions;
   /** Socket path (default: `defaultSocketPath()`, whose directory is created 0700). */
   socket?: string;
-  /** How long a graceful stop waits for requests in flight before they are rejected `STOPPED` (default 5000). */
-  drainMs?: number;
-  /** Requests one client may have in flight (default 64); more are answered `QUEUE_FULL`. */
-  maxInFlightPerClient?: number;
-  /** Clients connected at once (default 64); more are refused. */
-  maxClients?: number;
-  /** Largest frame to or from a client (default 16 MiB). */
-  maxFrameBytes?: number;
   /** Subscribed before anything starts (it sees the first spawns); same as the manager's `onEvent`. */
   onEvent?: ManagerListener;
 }
@@ -50,7 +46,14 @@ export interface ServiceOptions {
  */
 export type ServiceExit = { reason: 'stopped' } | { reason: 'forced' } | { reason: 'gave-up'; message: string };
 
-const SERVICE_KEYS = ['manager', 'socket', 'drainMs', 'maxInFlightPerClient', 'maxClients', 'maxFrameBytes', 'onEvent'] as const;
+const SERVICE_KEYS = ['manager', 'socket', 'onEvent', ...SERVICE_LIMIT_KEYS] as const;
+
+/** What a running service knows of its settings. */
+interface ServiceSettings extends Required<ServiceLimits> {
+  socket: string;
+  /** Each driver's own `requestTimeoutMs`, by name: the deadline of a request that asks for none. */
+  driverTimeouts: ReadonlyMap<string, number>;
+}
 
 /**
  * Starts the tree (resolving once every handler said hello), then opens the socket. Rejects, with
@@ -68,13 +71,13 @@ const SERVICE_KEYS = ['manager', 'socket', 'drainMs', 'maxInFlightPerClient', 'm
 export async function startService(options: ServiceOptions): Promise<Service> {
   const o = plainObject('options', options);
   knownKeys('options', o, SERVICE_KEYS);
-  plainObject('options.manager', o.manager);
-  const settings = {
+  const managerOptions = plainObject('options.manager', o.manager) as ManagerOptions;
+  const limits = Object.fromEntries(SERVICE_LIMIT_KEYS.filter((key) => o[key] !== undefined).map((key) => [key, o[key]]));
+  const settings: ServiceSettings = {
+    ...resolveServiceLimits(limits, 'options'),
     socket: o.socket === undefined ? defaultSocketPath() : socketOption(o.socket),
-    drainMs: o.drainMs === undefined ? 5000 : nonNegativeInteger('options.drainMs', o.drainMs),
-    maxInFlight: o.maxInFlightPerClient === undefined ? 64 : positiveInteger('options.maxInFlightPerClient', o.maxInFlightPerClient),
-    maxClients: o.maxClients === undefined ? 64 : positiveInteger('options.maxClients', o.maxClients),
-    maxFrameBytes: o.maxFrameBytes === undefined ? DEFAULT_MAX_FRAME_BYTES : numberInRange('options.maxFrameBytes', positiveInteger('options.maxFrameBytes', o.maxFrameBytes), 1, MAX_FRAME_BYTES_LIMIT),
+    // Validated again by createManager; here only to learn each driver's own deadline.
+    driverTimeouts: driverTimeouts(validateManagerOptions(managerOptions).tree),
   };
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') throw new TypeError(`options.onEvent must be a function, got ${typeof o.onEvent}`);
   if (o.socket === undefined) await ensureSocketDir(dirname(settings.socket));
@@ -91,7 +94,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         ours(event);
       }
     : (ours ?? theirs);
-  const manager = await createManager({ ...options.manager, ...(onEvent ? { onEvent } : {}) });
+  const manager = await createManager({ ...managerOptions, ...(onEvent ? { onEvent } : {}) });
   const service = new Service(manager, settings);
   try {
     await service.listen();
@@ -100,6 +103,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     throw err;
   }
   return service;
+}
+
+/** Every driver's `requestTimeoutMs` in the tree, by driver name. */
+function driverTimeouts(tree: SupervisorSpec): Map<string, number> {
+  const out = new Map<string, number>();
+  const walk = (node: SupervisorSpec['children'][number]) => {
+    if (node.kind === 'driver') out.set(node.name, node.requestTimeoutMs);
+    else for (const child of node.children) walk(child);
+  };
+  walk(tree);
+  return out;
 }
 
 function socketOption(value: unknown): string {
@@ -120,6 +134,10 @@ function socketOption(value: unknown): string {
 export class Service {
   private listener: SocketListener | undefined;
   private readonly connections = new Set<ClientConnection>();
+  /** Connections waiting for their first complete message, oldest first. */
+  private readonly connecting = new Set<ClientConnection>();
+  /** Connections admitted (each holds one of `maxClients` slots). */
+  private readonly admitted = new Set<ClientConnection>();
   private readonly subscribers = new Set<ClientConnection>();
   private accepting = true;
   private inFlight = 0;
@@ -132,12 +150,18 @@ export class Service {
   readonly exited: Promise<ServiceExit>;
 
   /** @internal use {@link startService}. */
-  constructor(readonly manager: Manager, private readonly settings: { socket: string; drainMs: number; maxInFlight: number; maxClients: number; maxFrameBytes: number }) {
+  constructor(readonly manager: Manager, private readonly settings: ServiceSettings) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     manager.subscribe((event) => {
       if (event.type === 'gave-up') this.end({ reason: 'gave-up', message: event.reason });
       if (this.subscribers.size > 0) this.fanOut(event);
     });
+  }
+
+  /** The front door's limits in force (given ones, defaults for the rest). */
+  get limits(): Readonly<Required<ServiceLimits>> {
+    const { socket: _socket, driverTimeouts: _timeouts, ...limits } = this.settings;
+    return limits;
   }
 
   /** The socket clients connect to. */
@@ -153,13 +177,43 @@ export class Service {
   /** @internal opens the front door. */
   async listen(): Promise<void> {
     const host = this.host();
+    const { maxClients, maxConnecting } = this.settings;
     this.listener = await listenOnSocket(this.settings.socket, (socket: Socket) => {
       if (!this.accepting) {
         socket.destroy();
         return;
       }
-      this.connections.add(new ClientConnection(socket, host));
-    }, { maxConnections: this.settings.maxClients });
+      // Room for the newcomer: the connection that has waited longest for a first message goes.
+      // Silent or dribbling sockets thus cannot lock out a client that speaks at once.
+      if (this.connecting.size >= maxConnecting) {
+        const oldest = this.connecting.values().next().value!;
+        oldest.evict(`closed to make room for a newer connection: ${maxConnecting} connections were waiting for a first message (maxConnecting)`);
+      }
+      const connection = new ClientConnection(socket, host);
+      this.connections.add(connection);
+      this.connecting.add(connection);
+    }, {
+      // A last bound on descriptors, past the slots above: evicted sockets close at once, and
+      // closing ones within the close grace.
+      maxConnections: 2 * (maxClients + maxConnecting),
+      backlog: maxConnecting,
+    });
+  }
+
+  /** A connection sent its first complete message: it takes a client slot, or the quietest idle client's. */
+  private admit(connection: ClientConnection): boolean {
+    this.connecting.delete(connection);
+    if (this.admitted.size >= this.settings.maxClients) {
+      let quietest: ClientConnection | undefined;
+      for (const other of this.admitted) {
+        const since = other.idleSince;
+        if (since !== undefined && (quietest === undefined || since < quietest.idleSince!)) quietest = other;
+      }
+      if (quietest === undefined) return false;
+      void quietest.end();
+    }
+    this.admitted.add(connection);
+    return true;
   }
 
   /**
@@ -243,7 +297,18 @@ export class Service {
         return service.accepting;
       },
       limits: { maxFrameBytes: this.settings.maxFrameBytes, maxDepth: DEFAULT_MAX_DEPTH },
-      maxInFlight: this.settings.maxInFlight,
+      maxInFlight: this.settings.maxInFlightPerClient,
+      headerTimeoutMs: this.settings.headerTimeoutMs,
+      idleTimeoutMs: this.settings.idleTimeoutMs,
+      minTimeoutMs: this.settings.minTimeoutMs,
+      maxTimeoutMs: this.settings.maxTimeoutMs,
+      driverTimeoutMs: (driver) => this.settings.driverTimeouts.get(driver),
+      admit: (connection) => this.admit(connection),
+      released: (connection) => {
+        this.connecting.delete(connection);
+        this.admitted.delete(connection);
+        this.subscribers.delete(connection);
+      },
       requestStarted: () => {
         this.inFlight++;
       },
@@ -257,6 +322,8 @@ export class Service {
       },
       closed: (connection) => {
         this.connections.delete(connection);
+        this.connecting.delete(connection);
+        this.admitted.delete(connection);
         this.subscribers.delete(connection);
       },
     };

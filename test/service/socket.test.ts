@@ -195,20 +195,16 @@ describe('the service socket', () => {
     await after.close();
   });
 
-  it('closes connections past maxClients, and drops events for a subscriber that stops reading (counted, never buffered without end)', async () => {
+  it('drops events for a subscriber that stops reading (counted, never buffered without end)', async () => {
     let emitted = 0;
     let counting = false;
     const service = await env.start({ children: [await echo({ concurrency: 16, maxQueue: 30_000 })] }, {
-      maxClients: 2,
       onEvent: () => {
         if (counting) emitted++;
       },
     });
     const slow = await rawClient(service.socketPath);
     const reader = await connectService(service.socketPath);
-    const third = await rawClient(service.socketPath);
-    await third.closed;
-    expect(third.frames).toEqual([]);
 
     slow.send({ t: 'subscribe', id: 1 });
     await slow.frame((f) => f.t === 'res' && f.id === 1, 'subscribe answer');
