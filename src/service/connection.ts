@@ -25,7 +25,7 @@ import { BAD_REQUEST, parseClientMessage, type ClientMessage, type ClientRequest
  * ```ts
  * const host: ConnectionHost = { manager, accepting: true, limits: DEFAULT_LIMITS, maxInFlight: 64,
  *   headerTimeoutMs: 10_000, idleTimeoutMs: 60_000, minTimeoutMs: 10, maxTimeoutMs: 600_000,
- *   driverTimeoutMs: () => 30_000, admit: () => true, released: () => {},
+ *   driverTimeoutMs: () => 30_000, admit: () => true, buffering: () => {}, released: () => {},
  *   requestStarted: () => inFlight++, requestSettled: () => inFlight--,
  *   subscribe: (c) => { subscribers.add(c); return () => subscribers.delete(c); }, closed: (c) => connections.delete(c) };
  * ```
@@ -49,6 +49,8 @@ export interface ConnectionHost {
   driverTimeoutMs(driver: string): number | undefined;
   /** The connection's first complete message arrived: may it be served? False: every slot is busy. */
   admit(connection: ClientConnection): boolean;
+  /** A connection still waiting for its first message now holds `bytes` of an unfinished frame. */
+  buffering(connection: ClientConnection, bytes: number): void;
   /** The connection gives up its slot (it is closing); called once, before `closed`. */
   released(connection: ClientConnection): void;
   /** A request of this client was handed to the manager / settled (for the drain at stop). */
@@ -186,6 +188,8 @@ export class ClientConnection {
     if (this.failed || this.isClosed) return;
     try {
       this.decoder.feed(chunk, (raw) => this.onMessage(parseClientMessage(raw)));
+      // Unproven connections share one budget of buffered bytes (a thousand half-sent frames must not add up).
+      if (this.phase === 'connecting') this.host.buffering(this, this.decoder.buffered);
     } catch (err) {
       this.fail(err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String((err as Error)?.message ?? err)));
     }

@@ -24,6 +24,11 @@ export interface ServiceLimits {
   maxClients?: number;
   /** Connections that have not sent a complete message yet (default 256); past it the oldest is closed. */
   maxConnecting?: number;
+  /**
+   * Bytes of unfinished frames all connections still waiting for their first message may hold
+   * together (default 64 MiB); past it the one holding most is closed.
+   */
+  maxConnectingBytes?: number;
   /** How long a new connection has to send its first complete message (default 10000 ms). */
   headerTimeoutMs?: number;
   /** How long a client with nothing in flight and no subscription may stay silent (default 60000 ms). */
@@ -44,7 +49,7 @@ export interface ServiceLimits {
  * knownKeys('service', value, SERVICE_LIMIT_KEYS);
  * ```
  */
-export const SERVICE_LIMIT_KEYS = ['drainMs', 'maxInFlightPerClient', 'maxClients', 'maxConnecting', 'headerTimeoutMs', 'idleTimeoutMs', 'minTimeoutMs', 'maxTimeoutMs', 'maxFrameBytes'] as const;
+export const SERVICE_LIMIT_KEYS = ['drainMs', 'maxInFlightPerClient', 'maxClients', 'maxConnecting', 'maxConnectingBytes', 'headerTimeoutMs', 'idleTimeoutMs', 'minTimeoutMs', 'maxTimeoutMs', 'maxFrameBytes'] as const;
 
 /**
  * The defaults of {@link ServiceLimits}.
@@ -59,6 +64,7 @@ export const DEFAULT_SERVICE_LIMITS: Readonly<Required<ServiceLimits>> = Object.
   maxInFlightPerClient: 64,
   maxClients: 64,
   maxConnecting: 256,
+  maxConnectingBytes: 64 << 20,
   headerTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   minTimeoutMs: 10,
@@ -89,6 +95,7 @@ export function resolveServiceLimits(value: unknown, path: string, known: readon
     maxInFlightPerClient: pick('maxInFlightPerClient', (v) => positiveInteger(`${path}.maxInFlightPerClient`, v)),
     maxClients: pick('maxClients', (v) => positiveInteger(`${path}.maxClients`, v)),
     maxConnecting: pick('maxConnecting', (v) => positiveInteger(`${path}.maxConnecting`, v)),
+    maxConnectingBytes: pick('maxConnectingBytes', (v) => positiveInteger(`${path}.maxConnectingBytes`, v)),
     headerTimeoutMs: pick('headerTimeoutMs', timer('headerTimeoutMs', positiveInteger)),
     idleTimeoutMs: pick('idleTimeoutMs', timer('idleTimeoutMs', positiveInteger)),
     minTimeoutMs: pick('minTimeoutMs', timer('minTimeoutMs', positiveInteger)),

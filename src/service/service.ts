@@ -136,6 +136,9 @@ export class Service {
   private readonly connections = new Set<ClientConnection>();
   /** Connections waiting for their first complete message, oldest first. */
   private readonly connecting = new Set<ClientConnection>();
+  /** Bytes of unfinished frames each connecting connection holds, and their sum. */
+  private readonly connectingBytes = new Map<ClientConnection, number>();
+  private connectingTotal = 0;
   /** Connections admitted (each holds one of `maxClients` slots). */
   private readonly admitted = new Set<ClientConnection>();
   private readonly subscribers = new Set<ClientConnection>();
@@ -202,7 +205,7 @@ export class Service {
 
   /** A connection sent its first complete message: it takes a client slot, or the quietest idle client's. */
   private admit(connection: ClientConnection): boolean {
-    this.connecting.delete(connection);
+    this.forgetConnecting(connection);
     if (this.admitted.size >= this.settings.maxClients) {
       let quietest: ClientConnection | undefined;
       for (const other of this.admitted) {
@@ -279,6 +282,24 @@ export class Service {
     }
   }
 
+  /** Over the shared budget of connecting connections, the one holding the most bytes goes. */
+  private buffering(connection: ClientConnection, bytes: number): void {
+    this.connectingTotal += bytes - (this.connectingBytes.get(connection) ?? 0);
+    this.connectingBytes.set(connection, bytes);
+    const budget = this.settings.maxConnectingBytes;
+    while (this.connectingTotal > budget) {
+      let largest = connection;
+      for (const [other, held] of this.connectingBytes) if (held > this.connectingBytes.get(largest)!) largest = other;
+      largest.evict(`closed: connections waiting for a first message held more than ${budget} bytes of unfinished frames (maxConnectingBytes)`);
+    }
+  }
+
+  private forgetConnecting(connection: ClientConnection): void {
+    this.connecting.delete(connection);
+    this.connectingTotal -= this.connectingBytes.get(connection) ?? 0;
+    this.connectingBytes.delete(connection);
+  }
+
   private fanOut(event: Parameters<ManagerListener>[0]): void {
     let frame: Buffer;
     try {
@@ -304,8 +325,9 @@ export class Service {
       maxTimeoutMs: this.settings.maxTimeoutMs,
       driverTimeoutMs: (driver) => this.settings.driverTimeouts.get(driver),
       admit: (connection) => this.admit(connection),
+      buffering: (connection, bytes) => this.buffering(connection, bytes),
       released: (connection) => {
-        this.connecting.delete(connection);
+        this.forgetConnecting(connection);
         this.admitted.delete(connection);
         this.subscribers.delete(connection);
       },
@@ -322,7 +344,7 @@ export class Service {
       },
       closed: (connection) => {
         this.connections.delete(connection);
-        this.connecting.delete(connection);
+        this.forgetConnecting(connection);
         this.admitted.delete(connection);
         this.subscribers.delete(connection);
       },

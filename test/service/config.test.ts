@@ -3,7 +3,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, validateConfig } from '../../src/service/config.js';
+import { loadConfig, loadServiceConfig, validateConfig } from '../../src/service/config.js';
 import type { Driver } from '../../src/manager/driver.js';
 import type { SupervisorSpec } from '../../src/manager/tree-spec.js';
 import { useWorkDir } from './harness.js';
@@ -39,6 +39,10 @@ describe('loadConfig', () => {
     [{ children: 'all of them' }, 'children must be an array, got string'],
     [{ runtimeDir: 7, children: [] }, 'runtimeDir must be a directory path, got 7'],
     [['not', 'an', 'object'], "the config's default export must be an object (createManager options), got an array"],
+    [{ children: [], service: { idleTimeoutMs: 0 } }, 'service.idleTimeoutMs must be a positive integer, got 0'],
+    [{ children: [], service: { maxClinets: 3 } }, 'service.maxClinets is not a known option'],
+    [{ children: [], service: 5 }, 'service must be an object, got 5'],
+    [{ children: [], service: { minTimeoutMs: 5000, maxTimeoutMs: 100 } }, 'service.minTimeoutMs must not exceed service.maxTimeoutMs, got 5000 > 100'],
   ])('refuses %j: %s', (value, message) => {
     const run = () => validateConfig(value, '/srv/umdkit.config.mjs');
     expect(run).toThrow(`/srv/umdkit.config.mjs: ${message}`);
@@ -57,6 +61,18 @@ export default async () => ({ runtimeDir: 'images', children: [{ ...echo, instan
     const config = await loadConfig(file);
     expect(config.runtimeDir).toBe(join(work.dir, 'images'));
     expect((config.tree.children[0] as Driver).instances).toBe(2);
+  });
+
+  it('gives the front door limits of a `service` field apart from the tree, so the tree alone goes to createManager', async () => {
+    const file = join(work.dir, 'limits.mjs');
+    await writeFile(file, `import echo from './echo.driver.mjs';
+export default { children: [echo], service: { maxTimeoutMs: 60000, idleTimeoutMs: 5000 } };
+`);
+    const { manager, service } = await loadServiceConfig(file);
+    expect(service).toEqual({ maxTimeoutMs: 60000, idleTimeoutMs: 5000 });
+    expect(Object.keys(manager)).toEqual(['tree']);
+    expect(Object.keys(await loadConfig(file))).toEqual(['tree']);
+    expect((await loadServiceConfig(work.path('two-drivers.mjs'))).service).toEqual({});
   });
 
   it('bundles a TypeScript config next to itself, imports it, and removes the bundle', async () => {

@@ -9,8 +9,10 @@ import { fixtureImage } from '../fixtures/harness.js';
 import { connectService } from '../../src/service/client.js';
 import { startService } from '../../src/service/service.js';
 import { useCli } from './cli-child.js';
-import { rawClient, useServices } from './harness.js';
+import { rawClient, useServices, useWorkDir } from './harness.js';
+import { startRun, useRuntimeDir } from './run-harness.js';
 
+const work = useWorkDir(['echo']);
 const cli = useCli();
 const toolbox = async (options: Record<string, unknown> = {}) => defineDriver({ name: 'toolbox', image: await fixtureImage('toolbox'), concurrency: 8, ...options });
 const echo = async () => defineDriver({ name: 'echo', image: await fixtureImage('echo') });
@@ -73,6 +75,24 @@ describe('the front door', () => {
     expect(evicted.filter((s) => s.read.includes('maxConnecting')).length).toBeGreaterThan(0);
     expect((await connectService(service.socketPath).then(async (c) => [await c.status(), await c.close()]))[0]).toMatchObject({ state: 'running' });
     for (const s of burst) s.socket.destroy();
+  });
+
+  it('bounds the bytes that connections still waiting for a first message hold together: the largest holder goes', { timeout: 60_000 }, async () => {
+    const budget = 4 << 20;
+    const service = await env.start({ children: [await echo()] }, { maxConnectingBytes: budget });
+    // Six frames of 2 MiB announced, 1.5 MiB of each sent, none finished: 9 MiB if all were held.
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(2 << 20);
+    const part = Buffer.concat([prefix, Buffer.alloc(1.5 * (1 << 20), 0xa0)]);
+    const hoarders = Array.from({ length: 6 }, () => attacker(service.socketPath));
+    await expect.poll(() => settled(hoarders)).toBe(true);
+    for (const h of hoarders) h.socket.write(part);
+    await expect.poll(() => hoarders.filter((h) => !h.closed).length, { timeout: 20_000 }).toBeLessThanOrEqual(Math.floor(budget / part.length));
+    expect(hoarders.filter((h) => h.read.includes('maxConnectingBytes')).length).toBeGreaterThan(0);
+    const client = await connectService(service.socketPath);
+    expect(await client.request('echo', 'served')).toEqual({ method: null, payload: 'served' });
+    await client.close();
+    for (const h of hoarders) h.socket.destroy();
   });
 
   it('closes a silent or dribbling newcomer after headerTimeoutMs and a quiet client after idleTimeoutMs; keeps subscribers and busy clients', { timeout: 60_000 }, async () => {
@@ -184,6 +204,7 @@ describe('the front door', () => {
     const manager = { children: [await echo()], runtimeDir: env.root };
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ maxConnecting: 0 }, /^options\.maxConnecting must be a positive integer, got 0$/],
+      [{ maxConnectingBytes: 1.5 }, /^options\.maxConnectingBytes must be a positive integer, got 1.5$/],
       [{ headerTimeoutMs: -1 }, /^options\.headerTimeoutMs must be a positive integer, got -1$/],
       [{ idleTimeoutMs: '60s' }, /^options\.idleTimeoutMs must be a positive integer, got "60s"$/],
       [{ maxTimeoutMs: 2 ** 31 }, /^options\.maxTimeoutMs must be a number between 0 and 2147483647, got 2147483648$/],
@@ -193,5 +214,18 @@ describe('the front door', () => {
     for (const [limits, message] of cases) {
       await expect(startService({ manager, socket: `${env.socketDir}/never.sock`, ...limits })).rejects.toThrow(message);
     }
+  });
+});
+
+describe('the front door of `umdkit run`', () => {
+  const runtime = useRuntimeDir();
+
+  it('takes its limits from the config\'s service field: `call` learns the deadline applied', { timeout: 60_000 }, async () => {
+    const { run } = await startRun(cli, runtime, work.path('limits.mjs'));
+    const floored = await cli.run(['call', 'echo', '1', '--timeout', '1'], runtime.env);
+    expect(floored).toEqual({ code: 0, stdout: '{"method":null,"payload":1}\n', stderr: 'umdkit call: the service applied a deadline of 2000 ms (asked 1 ms; outside its floor or ceiling)\n' });
+    expect(await cli.run(['call', 'echo', '2', '--timeout', '2500'], runtime.env)).toEqual({ code: 0, stdout: '{"method":null,"payload":2}\n', stderr: '' });
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
   });
 });
