@@ -111,11 +111,6 @@ export class ClientConnection {
     }, host.headerTimeoutMs).unref();
   }
 
-  /** Still waiting for its first complete message. */
-  get connecting(): boolean {
-    return this.phase === 'connecting';
-  }
-
   /**
    * Since when this admitted client has had nothing in flight and no subscription; undefined
    * while it has work, a subscription, or is not admitted. The longest quiet one is the first to
