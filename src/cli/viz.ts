@@ -3,8 +3,8 @@ import { builtinGraph, MACHINES, type MachineGraph, type MachineName } from '../
 import { machineToMermaid, treeToMermaid } from '../viz/mermaid.js';
 import { machineToDot, treeToDot } from '../viz/dot.js';
 import { machineToSvg } from '../viz/svg.js';
-import { loadConfig } from './config.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { loadConfig, type LoadedConfig } from './config.js';
+import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit viz`: the lifecycle machines, drawn from their definitions, or a running tree. */
 
@@ -48,12 +48,19 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
     io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
     return 0;
   }
+  let options: LoadedConfig;
+  try {
+    options = await loadConfig(live);
+  } catch (err) {
+    io.err(`umdkit viz: bad config: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
   let manager;
   try {
-    manager = await createManager(await loadConfig(live));
+    manager = await createManager(options);
   } catch (err) {
-    io.err(`umdkit viz: ${(err as Error).message}\n`);
-    return 1;
+    io.err(`umdkit viz: cannot start: ${(err as Error).message}\n`);
+    return EXIT.FAILED;
   }
   try {
     const snapshot = manager.snapshot();
