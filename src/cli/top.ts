@@ -132,7 +132,7 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
         io.err(`umdkit top: the tree gave up: ${snapshot.gaveUp}\n`);
         return EXIT.GAVE_UP;
       }
-      if (interrupted || (parsed.count !== undefined && frame >= parsed.count) || io.signal?.aborted) return 0;
+      if (interrupted || (parsed.count !== undefined && frame >= parsed.count) || io.signal?.aborted) return EXIT.OK;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, parsed.interval);
         wake = () => {
@@ -141,7 +141,7 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
         };
       });
       wake = undefined;
-      if (interrupted) return 0;
+      if (interrupted) return EXIT.OK;
     }
   } finally {
     if (tty) io.out(SHOW_CURSOR);

@@ -48,7 +48,7 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const { format, machine, live } = parsed;
   if (live === undefined) {
     io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
-    return 0;
+    return EXIT.OK;
   }
   let options: LoadedConfig;
   try {
@@ -70,7 +70,7 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   } finally {
     await manager.stop({ drainMs: 0 });
   }
-  return 0;
+  return EXIT.OK;
 }
 
 function drawMachines(format: Format, names: MachineName[]): string {
