@@ -18,9 +18,10 @@ commands:
   status [--socket p]                        print the tree of a running service
   viz [--format mermaid|dot|json|svg] [--machine m] [--live <config>]
                                              draw the lifecycle machines, or a running tree
-  top [config] [--interval ms] [--count n]   live view of a running tree (plain lines in a pipe)
+  top [config] [--interval ms] [--count n]   live view of a running tree (plain lines in a pipe; q quits)
   dashboard [config] [--port n]              live web page of a running tree on 127.0.0.1
-  chaos --driver <module> [--requests N] [--concurrency C] [--faults kill:0.01,...] [--seed S] [--json]
+  chaos --driver <module> [--method m] [--payload json|@file|generator] [--requests N]
+        [--concurrency C] [--faults kill:0.01,...] [--seed S] [--json]
                                              load plus seeded faults, then check nothing was lost or leaked
   help, --help, -h                           this text; <command> --help: that command's options
   --version                                  the version of umdkit

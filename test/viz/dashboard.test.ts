@@ -240,3 +240,17 @@ function readState(pid: number): string | undefined {
     return undefined;
   }
 }
+
+describe('umdkit dashboard, before any browser', () => {
+  const env = useManagers();
+
+  it('exits 78 for a config that does not load and 2 for a bad command line, one line each', async () => {
+    let err = '';
+    const io = { out: () => {}, err: (t: string) => void (err += t) };
+    expect(await dashboardCommand([`${env.root}/missing.config.mjs`], io)).toBe(78);
+    expect(err).toMatch(/^umdkit dashboard: bad config: .*missing\.config\.mjs[^\n]*\n$/);
+    err = '';
+    expect(await dashboardCommand(['--host', '0.0.0.0'], io)).toBe(2);
+    expect(err).toBe('umdkit dashboard: --host must be a loopback address (the dashboard can kill handlers), got "0.0.0.0" (see umdkit dashboard --help)\n');
+  });
+});
