@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { UmdError } from '../errors.js';
 import { connectService, type ServiceRequestOptions } from '../service/client.js';
-import { fromJsonText, toJsonText } from '../service/json-text.js';
+import { toJsonText } from '../service/json-text.js';
 import { defaultSocketPath } from '../service/socket-path.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { commandArgs, commandLine, EXIT, usageError, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { readPayload } from './payload.js';
 
 /** `umdkit call`: one request to a running service, the answer printed as JSON. */
 
@@ -19,7 +19,8 @@ export const CALL_USAGE = `usage: umdkit call <driver> <json|@file> [options]
 
   <driver>            the driver to ask
   <json|@file>        the payload: JSON text, or @file to read it from a file (@- for stdin);
-                      {"$base64":"..."} stands for a byte string
+                      {"$base64":"..."} stands for a byte string; an integer past 2^53 - 1 is
+                      refused (JSON numbers would round it): send it as a string
   --method <m>        the method (the handler's serve({ <m>: ... }) key)
   --raw               send the argument's text, or the file's bytes, as one byte string
   --timeout <ms>      deadline of the request (default: the driver's requestTimeoutMs); the
@@ -28,7 +29,8 @@ export const CALL_USAGE = `usage: umdkit call <driver> <json|@file> [options]
   --socket <path>     the service socket (default: the one \`umdkit run\` uses by default)
 
 The answer is printed as one line of JSON on stdout, byte strings as {"$base64":"..."}.
-A failure prints "<CODE>: <message>" on stderr and exits 1; a usage error exits 2.
+A failure prints "<CODE>: <message>" on stderr and exits 1 (also when no service answers);
+a usage error exits 2.
 `;
 
 interface CallSettings {
@@ -57,15 +59,15 @@ export async function callCommand(argv: string[], io: CommandOutput = STDIO_OUTP
   try {
     payload = await readPayload(settings.payload, settings.raw);
   } catch (err) {
-    io.err(`umdkit call: ${(err as Error).message}\n${CALL_USAGE}`);
-    return 2;
+    io.err(usageError('call', (err as Error).message));
+    return EXIT.USAGE;
   }
   let client;
   try {
     client = await connectService(settings.socket ?? defaultSocketPath());
   } catch (err) {
     io.err(`umdkit call: ${(err as Error).message} (is \`umdkit run\` running? --socket names another socket)\n`);
-    return 1;
+    return EXIT.FAILED;
   }
   const asked = settings.options.timeoutMs;
   // The service bounds what clients may ask: say so when it applied another deadline than asked.
@@ -75,41 +77,14 @@ export async function callCommand(argv: string[], io: CommandOutput = STDIO_OUTP
   try {
     const answer = await client.request(settings.driver, payload, { ...settings.options, onDeadline });
     io.out(`${toJsonText(answer)}\n`);
-    return 0;
+    return EXIT.OK;
   } catch (err) {
     const code = err instanceof UmdError ? err.code : ((err as { code?: unknown }).code ?? 'ERROR');
     io.err(`umdkit call: ${String(code)}: ${(err as Error).message}\n`);
-    return 1;
+    return EXIT.FAILED;
   } finally {
     await client.close();
   }
-}
-
-async function readPayload(argument: string, raw: boolean): Promise<unknown> {
-  let text: Buffer;
-  if (argument.startsWith('@')) {
-    const file = argument.slice(1);
-    if (file.length === 0) throw new Error('@ must be followed by a file name (or - for stdin)');
-    try {
-      text = file === '-' ? await readStdin() : await readFile(file);
-    } catch (cause) {
-      throw new Error(`cannot read the payload from ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
-    }
-  } else {
-    text = Buffer.from(argument, 'utf8');
-  }
-  if (raw) return new Uint8Array(text.buffer, text.byteOffset, text.byteLength);
-  try {
-    return fromJsonText(text.toString('utf8'));
-  } catch (err) {
-    throw new Error(`the payload must be JSON (or pass --raw): ${(err as Error).message}`, { cause: err });
-  }
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function parseCommand(argv: string[]): CallSettings | 'help' {

@@ -1,8 +1,8 @@
 import { createManager, type Manager } from '../manager/manager.js';
 import { permanentDrivers } from '../viz/permanent.js';
-import { DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit dashboard`: a live page of a running tree, served on the loopback interface. */
 
@@ -24,6 +24,8 @@ export const DASHBOARD_USAGE = `usage: umdkit dashboard [config] [--port <n>] [-
 
   --port <n>     TCP port (default 0: a free one, printed at start)
   --host <addr>  loopback address to listen on (default 127.0.0.1)
+
+exit codes: 0 stopped, 1 could not start, 2 usage, 70 the tree gave up, 78 bad config.
 `;
 
 /**
@@ -41,7 +43,8 @@ export interface DashboardOutput extends CommandOutput {
 
 /**
  * Runs `umdkit dashboard` with `argv` (the words after `dashboard`); resolves with the exit code
- * once stopped: 0 stopped by the user, 1 the tree could not start or gave up, 2 bad usage.
+ * once stopped: 0 stopped by the user, 1 the tree could not start, 2 bad usage, 70 the tree gave up,
+ * 78 the config does not load (see {@link EXIT}).
  *
  * @example
  * ```ts
@@ -53,16 +56,22 @@ export async function dashboardCommand(argv: string[], io: DashboardOutput = STD
   const line = commandLine('dashboard', DASHBOARD_USAGE, io, () => parse(argv));
   if ('exitCode' in line) return line.exitCode;
   const parsed = line.settings;
+  let options: LoadedConfig;
+  try {
+    options = await loadConfig(parsed.config);
+  } catch (err) {
+    io.err(`umdkit dashboard: bad config: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
   let manager: Manager | undefined;
   let server: ObservabilityServer | undefined;
   try {
-    const options = await loadConfig(parsed.config);
     manager = await createManager(options);
     server = await createObservabilityServer(manager, { port: parsed.port, host: parsed.host, permanent: permanentDrivers(options) });
   } catch (err) {
     await manager?.stop({ drainMs: 0 });
-    io.err(`umdkit dashboard: ${(err as Error).message}\n`);
-    return 1;
+    io.err(`umdkit dashboard: cannot start: ${(err as Error).message}\n`);
+    return EXIT.FAILED;
   }
   io.out(`umdkit dashboard: ${server.url} (also /metrics, /healthz, /readyz); Ctrl-C stops\n`);
   const outcome = await untilStopped(manager, io.signal);
@@ -70,9 +79,9 @@ export async function dashboardCommand(argv: string[], io: DashboardOutput = STD
   await manager.stop();
   if (outcome === 'gave-up') {
     io.err(`umdkit dashboard: the tree gave up: ${manager.snapshot().gaveUp}\n`);
-    return 1;
+    return EXIT.GAVE_UP;
   }
-  return 0;
+  return EXIT.OK;
 }
 
 /** Resolves when the user stops the command (SIGINT, SIGTERM, `signal`) or the tree gives up; leaves no listener behind. */

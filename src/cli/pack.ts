@@ -1,6 +1,8 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { driverName } from '../loader/driver-name.js';
 import { pack, type PackOptions } from '../loader/pack.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { commandArgs, commandLine, commandLineTerms, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit pack`: bundle a handler (or wrap an executable) into a driver module. */
 
@@ -25,15 +27,6 @@ export const PACK_USAGE = `usage: umdkit pack <entry> --name <name> --out <file.
 `;
 
 /**
- * Where the command writes; tests pass their own.
- *
- * @example
- * ```ts
- * const lines: string[] = [];
- * await packCommand(argv, { out: (t) => lines.push(t), err: (t) => lines.push(t) });
- * ```
- */
-/**
  * Runs `umdkit pack` with `argv` (the words after `pack`); returns the exit code: 0 written,
  * 2 bad usage, 1 the pack failed.
  *
@@ -46,28 +39,49 @@ export const PACK_USAGE = `usage: umdkit pack <entry> --name <name> --out <file.
 export async function packCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
   const line = commandLine('pack', PACK_USAGE, io, () => parseCommand(argv));
   if ('exitCode' in line) return line.exitCode;
-  let parsed = line.settings;
+  const { keyFile, options } = line.settings;
   try {
-    if (parsed.sign !== undefined) {
-      const keyFile = parsed.sign as string;
-      try {
-        parsed = { ...parsed, sign: await readFile(keyFile, 'utf8') };
-      } catch (cause) {
-        throw new Error(`cannot read the signing key ${keyFile}: ${(cause as Error).message}`, { cause });
-      }
-    }
-    const packed = await pack(parsed);
+    const packed = await pack(keyFile === undefined ? options : { ...options, sign: await readSigningKey(keyFile) });
     const signed = packed.image.signature === undefined ? '' : ', signed (ed25519)';
+    for (const warning of packed.warnings) io.err(`umdkit pack: warning: ${commandLineTerms(warning, TERMS)}\n`);
     io.out(`wrote ${packed.out}: driver "${packed.name}", ${packed.image.kind} image${packed.image.format === undefined ? '' : ` (${packed.image.format})`}, ${packed.bytes.length} bytes, sha256 ${packed.sha256}${signed}\n`);
-    return 0;
+    return EXIT.OK;
   } catch (err) {
-    const usage = err instanceof TypeError || err instanceof RangeError ? `\n${PACK_USAGE}` : '\n';
-    io.err(`umdkit pack: ${(err as Error).message}${usage}`);
-    return 1;
+    io.err(`umdkit pack: ${commandLineTerms((err as Error).message, TERMS)}\n`);
+    return EXIT.FAILED;
   }
 }
 
-function parseCommand(argv: string[]): PackOptions | 'help' {
+/** What the library's option paths are called on this command line. */
+const TERMS = { 'options.entry': '<entry>' };
+
+/**
+ * The `--sign` key file as a private key; throws naming the file, what was expected and what it
+ * holds instead (OpenSSL's own `DECODER routines::unsupported` says neither).
+ */
+async function readSigningKey(file: string): Promise<KeyObject> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new Error(`cannot read the signing key ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+  }
+  const expected = 'expected an ed25519 private key in PEM form ("-----BEGIN PRIVATE KEY-----", as `openssl genpkey -algorithm ed25519` writes)';
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(text);
+  } catch (cause) {
+    const found = /-----BEGIN [A-Z ]*PUBLIC KEY-----/.test(text) ? 'it holds a public key'
+      : /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text) ? 'it is encrypted with a passphrase'
+      : /-----BEGIN /.test(text) ? `its PEM block ${JSON.stringify(/-----BEGIN ([^-]*)-----/.exec(text)?.[1] ?? '')} does not hold a private key this can read`
+      : 'it holds no PEM block';
+    throw new Error(`the signing key ${file} is not usable: ${expected}; ${found}`, { cause });
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`the signing key ${file} is not usable: ${expected}; it holds an ${key.asymmetricKeyType ?? 'unknown'} private key`);
+  return key;
+}
+
+function parseCommand(argv: string[]): { options: PackOptions; keyFile: string | undefined } | 'help' {
   const args = commandArgs(argv, {
     name: { type: 'string' },
     out: { type: 'string' },
@@ -80,15 +94,18 @@ function parseCommand(argv: string[]): PackOptions | 'help' {
   const kind = values.kind ?? 'node';
   if (kind !== 'node' && kind !== 'exec') throw new Error(`--kind must be node or exec, got ${JSON.stringify(kind)}`);
   if (values.name === undefined) throw new Error('--name is required');
+  const name = driverName('--name', values.name);
   if (values.out === undefined) throw new Error('--out is required');
-  // The path for now; packCommand reads the key (parsing stays synchronous).
-  const sign = values.sign === undefined ? {} : { sign: values.sign };
+  if (values.out.length === 0) throw new Error('--out must be a file path, got ""');
+  if (values.sign !== undefined && values.sign.length === 0) throw new Error('--sign must be a key file, got ""');
+  // The key file is read once parsing is done (parsing stays synchronous).
+  const keyFile = values.sign;
   if (kind === 'node') {
     if (values.binary !== undefined) throw new Error('--binary goes with --kind exec');
     if (positionals.length !== 1) throw new Error(`expected one <entry>, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
-    return { kind, name: values.name, out: values.out, entry: positionals[0]!, ...sign };
+    return { keyFile, options: { kind, name, out: values.out, entry: positionals[0]! } };
   }
   if (values.binary === undefined) throw new Error('--kind exec needs --binary <file>');
   if (positionals.length > 0) throw new Error(`--kind exec takes no <entry>, got ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
-  return { kind, name: values.name, out: values.out, binary: values.binary, ...sign };
+  return { keyFile, options: { kind, name, out: values.out, binary: values.binary } };
 }

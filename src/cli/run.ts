@@ -7,7 +7,7 @@ import { createObservabilityServer, type ObservabilityServer } from '../viz/serv
 import { permanentDrivers } from '../viz/permanent.js';
 import { loadServiceConfig, type ServiceConfig } from '../service/config.js';
 import { DEFAULT_CONFIG_PATH } from './config.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { commandArgs, commandLine, EXIT, integerOption, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit run`: a tree from a config module as a foreground service (docs/SERVICE.md). */
 
@@ -39,14 +39,14 @@ exit codes: 0 stopped, 1 could not start, 2 usage, 70 the root supervisor gave u
 `;
 
 /**
- * Exit codes of `umdkit run` (sysexits.h where one fits): what systemd or Kubernetes sees.
+ * Exit codes of `umdkit run`: the table every command shares ({@link EXIT}), in `run`'s words.
  *
  * @example
  * ```ts
  * if (code === RUN_EXIT.GAVE_UP) console.error('the tree gave up; restart the service');
  * ```
  */
-export const RUN_EXIT = Object.freeze({ STOPPED: 0, FAILED: 1, USAGE: 2, GAVE_UP: 70, CONFIG: 78 });
+export const RUN_EXIT = Object.freeze({ STOPPED: EXIT.OK, FAILED: EXIT.FAILED, USAGE: EXIT.USAGE, GAVE_UP: EXIT.GAVE_UP, CONFIG: EXIT.CONFIG });
 
 interface RunSettings {
   config: string;
@@ -216,10 +216,10 @@ function parseCommand(argv: string[]): RunSettings | 'help' {
     config: positionals[0] ?? DEFAULT_CONFIG_PATH,
     // Absolute, so the path `run` prints works from any directory.
     socket: values.socket === undefined ? undefined : resolve(values.socket),
-    drainMs: values['drain-ms'] === undefined ? undefined : integer('--drain-ms', values['drain-ms'], 0),
+    drainMs: values['drain-ms'] === undefined ? undefined : integerOption('--drain-ms', values['drain-ms'], 0, 0),
     log,
     verbose: values.verbose ?? false,
-    maxInFlight: values['max-in-flight'] === undefined ? undefined : integer('--max-in-flight', values['max-in-flight'], 1),
+    maxInFlight: values['max-in-flight'] === undefined ? undefined : integerOption('--max-in-flight', values['max-in-flight'], 0, 1),
     http: values.http === undefined ? undefined : hostPort(values.http),
   };
 }
@@ -231,12 +231,4 @@ function hostPort(text: string): { host: string; port: number } {
   const port = Number(match[2]);
   if (port > 65535) throw new Error(`--http port must be at most 65535, got ${port}`);
   return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-function integer(flag: string, text: string, min: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-    throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
-  }
-  return value;
 }

@@ -2,7 +2,7 @@ import { connectService } from '../service/client.js';
 import { toJsonText } from '../service/json-text.js';
 import { defaultSocketPath } from '../service/socket-path.js';
 import { renderTree } from '../service/tree-text.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit status`: the tree of a running service. */
 
@@ -45,15 +45,15 @@ export async function statusCommand(argv: string[], io: CommandOutput = STDIO_OU
     client = await connectService(values.socket ?? defaultSocketPath());
   } catch (err) {
     io.err(`umdkit status: ${(err as Error).message} (is \`umdkit run\` running? --socket names another socket)\n`);
-    return 1;
+    return EXIT.FAILED;
   }
   try {
     const tree = await client.status();
     io.out(values.json ? `${toJsonText(tree)}\n` : renderTree(tree));
-    return 0;
+    return EXIT.OK;
   } catch (err) {
     io.err(`umdkit status: ${(err as Error).message}\n`);
-    return 1;
+    return EXIT.FAILED;
   } finally {
     await client.close();
   }

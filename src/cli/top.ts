@@ -1,8 +1,8 @@
 import { createManager, type Manager } from '../manager/manager.js';
-import { DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
+import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
 import { RequestStats } from '../viz/request-stats.js';
 import { renderTop } from '../viz/top-render.js';
-import { commandArgs, commandLine, STDIO_OUTPUT, type CommandOutput } from './command-line.js';
+import { commandArgs, commandLine, EXIT, STDIO_OUTPUT, type CommandOutput } from './command-line.js';
 
 /** `umdkit top`: a live view of a running tree, repainted in place, or plain lines in a pipe. */
 
@@ -19,11 +19,14 @@ export const TOP_USAGE = `usage: umdkit top [config] [--interval <ms>] [--count 
   Starts the tree of [config] (as for umdkit run; default ${DEFAULT_CONFIG_PATH}) and shows
   it live: state, pid, generation, restarts, queue, in flight, p50/p99 latency per driver, last
   exit. In a terminal the table is repainted in place; otherwise (or with --plain) each refresh
-  prints one key=value line per instance. Ctrl-C (SIGINT) or SIGTERM stops the tree and exits.
+  prints one key=value line per instance. q, Ctrl-C (SIGINT) or SIGTERM stops the tree and exits.
+  Columns that do not fit the terminal's width are left out (P50 first); widen it to see them.
 
   --interval <ms>   time between refreshes (default 1000)
   --count <n>       exit after n refreshes
   --plain           plain lines even in a terminal
+
+exit codes: 0 stopped, 1 could not start, 2 usage, 70 the tree gave up, 78 bad config.
 `;
 
 /**
@@ -41,6 +44,8 @@ export interface TopOutput extends CommandOutput {
   columns?: number;
   /** Stops like SIGINT would. */
   signal?: AbortSignal;
+  /** Key presses: `q` (or Ctrl-C) quits (default: stdin when it is a terminal, read in raw mode). */
+  keys?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 }
 
 const STDIO: TopOutput = {
@@ -50,6 +55,9 @@ const STDIO: TopOutput = {
   },
   get columns() {
     return process.stdout.columns;
+  },
+  get keys() {
+    return process.stdin.isTTY === true ? process.stdin : undefined;
   },
 };
 
@@ -62,7 +70,8 @@ const SHOW_CURSOR = '\x1b[?25h';
 
 /**
  * Runs `umdkit top` with `argv` (the words after `top`); returns the exit code: 0 stopped by the
- * user or `--count`, 1 the tree could not start or gave up, 2 bad usage.
+ * user (q, Ctrl-C, SIGTERM) or `--count`, 1 the tree could not start, 2 bad usage, 70 the tree
+ * gave up, 78 the config does not load (see {@link EXIT}).
  *
  * @example
  * ```ts
@@ -74,13 +83,19 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
   if ('exitCode' in line) return line.exitCode;
   const parsed = line.settings;
   const stats = new RequestStats();
+  let options: LoadedConfig;
+  try {
+    options = await loadConfig(parsed.config);
+  } catch (err) {
+    io.err(`umdkit top: bad config: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
   let manager: Manager;
   try {
-    const options = await loadConfig(parsed.config);
     manager = await createManager({ ...options, onEvent: (event) => stats.observe(event) });
   } catch (err) {
-    io.err(`umdkit top: ${(err as Error).message}\n`);
-    return 1;
+    io.err(`umdkit top: cannot start: ${(err as Error).message}\n`);
+    return EXIT.FAILED;
   }
 
   const tty = io.isTTY === true && !parsed.plain;
@@ -93,6 +108,17 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   io.signal?.addEventListener('abort', interrupt, { once: true });
+  // In raw mode a key arrives as it is pressed (no Enter), and Ctrl-C arrives as \x03, not SIGINT.
+  const keys = io.keys;
+  const onKey = (chunk: Buffer | string) => {
+    if (/[qQ\x03]/.test(String(chunk))) interrupt();
+  };
+  const raw = keys?.isTTY === true && typeof keys.setRawMode === 'function';
+  if (keys !== undefined) {
+    if (raw) keys.setRawMode!(true);
+    keys.on('data', onKey);
+    keys.resume();
+  }
   const off = manager.subscribe((event) => {
     if (event.type === 'gave-up') wake?.();
   });
@@ -104,9 +130,9 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
       io.out(tty ? `${HOME}${lines.map((l) => `${l}${CLEAR_LINE}`).join('\n')}\n${CLEAR_BELOW}` : `${lines.join('\n')}\n`);
       if (snapshot.gaveUp !== undefined) {
         io.err(`umdkit top: the tree gave up: ${snapshot.gaveUp}\n`);
-        return 1;
+        return EXIT.GAVE_UP;
       }
-      if (interrupted || (parsed.count !== undefined && frame >= parsed.count) || io.signal?.aborted) return 0;
+      if (interrupted || (parsed.count !== undefined && frame >= parsed.count) || io.signal?.aborted) return EXIT.OK;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, parsed.interval);
         wake = () => {
@@ -115,7 +141,7 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
         };
       });
       wake = undefined;
-      if (interrupted) return 0;
+      if (interrupted) return EXIT.OK;
     }
   } finally {
     if (tty) io.out(SHOW_CURSOR);
@@ -123,6 +149,11 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     io.signal?.removeEventListener('abort', interrupt);
+    if (keys !== undefined) {
+      keys.off('data', onKey);
+      if (raw) keys.setRawMode!(false);
+      keys.pause(); // stdin left flowing would keep the process alive
+    }
     await manager.stop();
   }
 }

@@ -3,8 +3,8 @@ import { builtinGraph, MACHINES, type MachineGraph, type MachineName } from '../
 import { machineToMermaid, treeToMermaid } from '../viz/mermaid.js';
 import { machineToDot, treeToDot } from '../viz/dot.js';
 import { machineToSvg } from '../viz/svg.js';
-import { loadConfig } from './config.js';
-import { commandArgs, commandLine, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
+import { loadConfig, type LoadedConfig } from './config.js';
+import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit viz`: the lifecycle machines, drawn from their definitions, or a running tree. */
 
@@ -23,7 +23,9 @@ export const VIZ_USAGE = `usage: umdkit viz [--format mermaid|dot|json|svg] [--m
   definitions themselves; with --live, starts the tree of <config>, draws it running, stops it.
 
   --format <f>        mermaid (default), dot (Graphviz), json, or svg (one machine, laid out here)
-  --machine <name>    only this machine: instance or supervisor (default: both)
+  --machine <name>    only this machine: instance or supervisor. Default: both; in Mermaid, as
+                      Markdown with one fenced mermaid block per machine (a Mermaid block holds one
+                      diagram); with --machine, the bare diagram, ready to paste
   --live <config>     a config module, as for umdkit run (default export: createManager options)
 `;
 
@@ -31,8 +33,8 @@ const FORMATS = ['mermaid', 'dot', 'json', 'svg'] as const;
 type Format = (typeof FORMATS)[number];
 
 /**
- * Runs `umdkit viz` with `argv` (the words after `viz`); returns the exit code: 0 drawn, 2 bad
- * usage, 1 the live tree could not be started.
+ * Runs `umdkit viz` with `argv` (the words after `viz`); returns the exit code: 0 drawn, 1 the
+ * live tree could not be started, 2 bad usage, 78 the --live config does not load.
  *
  * @example
  * ```ts
@@ -46,14 +48,21 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const { format, machine, live } = parsed;
   if (live === undefined) {
     io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
-    return 0;
+    return EXIT.OK;
+  }
+  let options: LoadedConfig;
+  try {
+    options = await loadConfig(live);
+  } catch (err) {
+    io.err(`umdkit viz: bad config: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
   }
   let manager;
   try {
-    manager = await createManager(await loadConfig(live));
+    manager = await createManager(options);
   } catch (err) {
-    io.err(`umdkit viz: ${(err as Error).message}\n`);
-    return 1;
+    io.err(`umdkit viz: cannot start: ${(err as Error).message}\n`);
+    return EXIT.FAILED;
   }
   try {
     const snapshot = manager.snapshot();
@@ -61,7 +70,7 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   } finally {
     await manager.stop({ drainMs: 0 });
   }
-  return 0;
+  return EXIT.OK;
 }
 
 function drawMachines(format: Format, names: MachineName[]): string {
@@ -74,7 +83,10 @@ function drawMachines(format: Format, names: MachineName[]): string {
     case 'dot':
       return graphs.map(([, graph]) => machineToDot(graph)).join('\n');
     case 'mermaid':
-      return graphs.map(([name, graph]) => `%% the ${name} machine\n${machineToMermaid(graph)}`).join('\n');
+      // One machine: the bare diagram, to paste into any Mermaid editor. Both: two diagrams cannot
+      // share one Mermaid block, so each gets its own fenced block of Markdown (as GitHub renders it).
+      if (graphs.length === 1) return machineToMermaid(graphs[0]![1]);
+      return graphs.map(([name, graph]) => `### the ${name} machine\n\n\`\`\`mermaid\n${machineToMermaid(graph)}\`\`\`\n`).join('\n');
   }
 }
 

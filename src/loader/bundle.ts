@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type BuildResult, type Message, type Plugin } from 'esbuild';
 import type { ImageFormat } from './image.js';
 
 /**
@@ -74,14 +74,15 @@ export function bundleRuntime(): Promise<string> {
  * CommonJS when the handler allows it (Node starts a `.cjs` file about 3 ms sooner than an ES
  * module: no module loader to set up, and every restart pays it), an ES module when it needs one:
  * top-level `await`, or `import.meta`, which CommonJS output would leave empty without failing.
+ * `callsServe` is false when the bundle holds none of the runtime (see {@link usesRuntime}).
  * Rejects with esbuild's own error (it lists every problem with file and line).
  *
  * @example
  * ```ts
- * const { bytes, format } = await bundleHandler(resolve('src/parser.handler.ts')); // format 'cjs'
+ * const { bytes, format, callsServe } = await bundleHandler(resolve('src/parser.handler.ts')); // format 'cjs', callsServe true
  * ```
  */
-export async function bundleHandler(entry: string): Promise<{ bytes: Uint8Array; format: ImageFormat }> {
+export async function bundleHandler(entry: string): Promise<{ bytes: Uint8Array; format: ImageFormat; callsServe: boolean }> {
   const runtimeText = await bundleRuntime();
   const runtimePlugin: Plugin = {
     name: 'umdkit-handler-runtime',
@@ -90,16 +91,26 @@ export async function bundleHandler(entry: string): Promise<{ bytes: Uint8Array;
       b.onLoad({ filter: /.*/, namespace: RUNTIME_NAMESPACE }, () => ({ contents: runtimeText, loader: 'js' }));
     },
   };
-  const options: BuildOptions = { ...COMMON, entryPoints: [entry], absWorkingDir: dirname(entry), plugins: [runtimePlugin, plainCborX] };
+  const options: BuildOptions = { ...COMMON, entryPoints: [entry], absWorkingDir: dirname(entry), plugins: [runtimePlugin, plainCborX], metafile: true };
   const commonjs = await build({ ...options, format: 'cjs' }).catch((err: unknown) => {
     if (needsModule(err)) return undefined;
     throw err;
   });
   if (commonjs !== undefined && !commonjs.warnings.some(isEmptyImportMeta)) {
-    return { bytes: commonjs.outputFiles![0]!.contents, format: 'cjs' };
+    return { bytes: commonjs.outputFiles![0]!.contents, format: 'cjs', callsServe: usesRuntime(commonjs) };
   }
   const module = await build(options);
-  return { bytes: module.outputFiles![0]!.contents, format: 'esm' };
+  return { bytes: module.outputFiles![0]!.contents, format: 'esm', callsServe: usesRuntime(module) };
+}
+
+/**
+ * Whether any of the runtime made it into the bundle. esbuild drops an import nothing uses, so an
+ * entry that never imports `serve`, or imports it and never uses it, bundles without it: such a
+ * handler never says hello, and its `console.log` lands on stdout, where the manager reads frames.
+ */
+function usesRuntime(result: BuildResult): boolean {
+  const outputs = Object.values(result.metafile?.outputs ?? {});
+  return outputs.some((output) => (output.inputs[`${RUNTIME_NAMESPACE}:handler`]?.bytesInOutput ?? 0) > 0);
 }
 
 /** esbuild's refusal of top-level `await` in CommonJS output: the one error an ES module fixes. */

@@ -55,13 +55,16 @@ export interface Packed {
   module: string;
   /** Absolute path the module was written to, when `out` was given. */
   out?: string;
+  /** What looks wrong but did not stop the pack (a node entry that never uses `serve()`). */
+  warnings: string[];
 }
 
 /**
  * Bundles a node handler (or wraps an executable) into an image, pins its sha256, and renders the
  * driver module: no imports, `export default { name, image }` and `export const image`. The same
  * sources give the same bytes, wherever they lie. Bad options throw `TypeError`/`RangeError`
- * naming the option; a failed bundle rejects with esbuild's messages.
+ * naming the option; a failed bundle rejects with esbuild's messages. A node entry that never
+ * calls `serve()` is packed with a warning in `warnings` (its start would fail).
  *
  * @example
  * ```ts
@@ -81,13 +84,19 @@ export async function pack(options: PackOptions): Promise<Packed> {
 
   let bytes: Uint8Array;
   let format: ImageFormat | undefined;
+  const warnings: string[] = [];
   if (kind === 'node') {
     if (o.binary !== undefined) throw new TypeError('options.binary is for exec images; a node image is bundled from options.entry');
     const entry = resolve(path('options.entry', o.entry));
+    let callsServe: boolean;
     try {
-      ({ bytes, format } = await bundleHandler(entry));
+      ({ bytes, format, callsServe } = await bundleHandler(entry));
     } catch (cause) {
       throw new Error(`cannot bundle the handler entry ${entry}: ${(cause as Error).message}`, { cause });
+    }
+    if (!callsServe) {
+      warnings.push(`the handler entry ${entry} never calls serve() from 'umdkit/handler': its process will not say hello, ` +
+        'and what it prints goes to stdout, where the manager reads frames (the start will fail)');
     }
   } else {
     if (o.entry !== undefined) throw new TypeError('options.entry is for node images; an exec image wraps options.binary');
@@ -105,7 +114,7 @@ export async function pack(options: PackOptions): Promise<Packed> {
   };
   const module = driverModule(name, image);
   if (out !== undefined) await writeAtomically(out, module);
-  return { name, image, bytes, sha256, module, ...(out === undefined ? {} : { out }) };
+  return { name, image, bytes, sha256, module, ...(out === undefined ? {} : { out }), warnings };
 }
 
 function path(option: string, value: unknown): string {
@@ -123,7 +132,13 @@ async function readExecutable(file: string): Promise<Uint8Array> {
 }
 
 function signImage(bytes: Uint8Array, key: unknown): string {
-  const privateKey = typeof key === 'string' ? createPrivateKey(key) : (key as KeyObject);
+  let privateKey: KeyObject;
+  try {
+    privateKey = typeof key === 'string' ? createPrivateKey(key) : (key as KeyObject);
+  } catch (cause) {
+    // OpenSSL's own words (`DECODER routines::unsupported`) say neither what was wrong nor what was wanted.
+    throw new TypeError('options.sign must be an ed25519 private key (a KeyObject, or PEM text "-----BEGIN PRIVATE KEY-----..."), got text that does not parse as a private key', { cause });
+  }
   if (privateKey?.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
     throw new TypeError(`options.sign must be an ed25519 private key, got ${privateKey?.asymmetricKeyType ?? typeof key} ${privateKey?.type ?? ''}`.trimEnd());
   }

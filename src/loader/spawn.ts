@@ -225,6 +225,9 @@ class Handler implements HandlerProcess {
   private backlog: (ResponseMessage | PongMessage)[] = [];
   private fault: ProtocolError | undefined;
   private faultReported = false;
+  /** The first bytes of stdout before hello, kept to say what a handler printed instead of a frame. */
+  private early: Buffer[] = [];
+  private earlyBytes = 0;
   /** Settles the handshake; replaced by a no-op once it is settled. */
   private onHandshake: (event: HandshakeEvent) => void = () => {};
 
@@ -394,6 +397,11 @@ class Handler implements HandlerProcess {
       case 'timeout':
         return new UmdError('SPAWN', `${who} did not say hello within ${event.timeoutMs} ms; killed it${lastLine}`, { ...facts, reason: 'timeout' });
       case 'bad-hello': {
+        const text = printedText(Buffer.concat(this.early));
+        if (text !== undefined) {
+          return new ProtocolError(event.error.reason, `${who} wrote text to stdout before hello: ${JSON.stringify(text)} ` +
+            "(a node handler must call serve() from 'umdkit/handler', which sends hello and moves console.log to stderr)", facts, { cause: event.error });
+        }
         const reason = event.error.message.slice(event.error.reason.length + 2);
         return new ProtocolError(event.error.reason, `${who} sent a bad first frame: ${reason}`, facts, { cause: event.error });
       }
@@ -405,6 +413,11 @@ class Handler implements HandlerProcess {
   }
 
   private receive(chunk: Buffer): void {
+    if (!this.ready && this.earlyBytes < EARLY_BYTES) {
+      const kept = chunk.subarray(0, EARLY_BYTES - this.earlyBytes);
+      this.early.push(kept);
+      this.earlyBytes += kept.length;
+    }
     if (this.fault !== undefined) return; // the stream lost its framing: drain and ignore
     try {
       this.decoder.feed(chunk, this.frame);
@@ -417,6 +430,7 @@ class Handler implements HandlerProcess {
   private readonly frame = (value: unknown): void => {
     if (!this.ready) {
       this.hello = parseHello(value); // throws ProtocolError: a bad first frame
+      this.early = [];
       this.onHandshake({ kind: 'hello' });
       return;
     }
@@ -473,6 +487,21 @@ class Handler implements HandlerProcess {
     this.faultReported = true;
     listener(this.fault);
   }
+}
+
+/** How much of stdout before hello is kept to quote in the start failure. */
+const EARLY_BYTES = 200;
+
+/**
+ * The text a handler printed where its hello should have been, or undefined when the bytes do not
+ * read as text (a real but broken frame). The usual cause: a node handler that never called serve().
+ */
+function printedText(bytes: Buffer): string | undefined {
+  if (bytes.length < 4) return undefined;
+  const text = bytes.toString('utf8').replace(/\uFFFD+$/, ''); // the cut may split the last character
+  // Printable text: no replacement characters (invalid UTF-8) and no control characters but tab and newlines.
+  if (/[\uFFFD\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(text)) return undefined;
+  return text.trimEnd();
 }
 
 type HandshakeEvent =

@@ -1,6 +1,7 @@
 import { checkFormat, type Image, type ImageFormat } from '../loader/image.js';
 import { sandboxSettings, type SandboxOption, type SandboxSettings } from '../sandbox/index.js';
 import {
+  describeValue,
   knownKeys,
   matching,
   nonNegativeInteger,
@@ -128,6 +129,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 export function defineDriver(options: DriverOptions): Driver {
   const o = plainObject('options', options);
   knownKeys('options', o, KNOWN);
+  if (o.kind !== undefined && o.kind !== 'driver') throw new TypeError(`options.kind must be "driver" or absent, got ${describeValue(o.kind)}`);
   const name = matching('options.name', o.name, NAME, 'a name of 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
   const image = validateImage(o.image);
   const optional = <T>(key: string, check: (path: string, value: unknown) => T, fallback: T): T =>

@@ -13,7 +13,7 @@ export type ManagerEvent =
   | { type: 'restart'; supervisor: string; child: string; reason: string; delayMs: number; at: number }
   | { type: 'escalate'; supervisor: string; reason: string; at: number }
   | { type: 'gave-up'; supervisor: string; reason: string; at: number }
-  | { type: 'request'; driver: string; request: string; outcome: 'OK' | UmdErrorCode; latencyMs: number; at: number }
+  | { type: 'request'; driver: string; request: string; outcome: 'OK' | UmdErrorCode; latencyMs: number; at: number; /** Why it failed (the rejection's message); absent for OK. */ message?: string }
   | { type: 'log'; driver: string; instance: string; generation: number; pid: number; line: string; at: number }
   | { type: 'sandbox'; driver: string; dropped: string[]; reason: string; at: number }
   | { type: 'stopped'; at: number };

@@ -61,7 +61,7 @@ export class Manager {
   private pendingCount = 0;
   private drainWaiter: (() => void) | undefined;
   /** One function for every request (not a closure per request): told when a request settles. */
-  private readonly settleHook: SettleHook = (request, code) => this.onSettled(request, code);
+  private readonly settleHook: SettleHook = (request, code, message) => this.onSettled(request, code, message);
 
   /** @internal use {@link createManager}. */
   constructor(tree: SupervisorSpec, private readonly config: { runtimeDir: string | undefined; clock: Clock; random: () => number; launchWrapper?: LaunchWrapper | undefined }) {
@@ -364,13 +364,13 @@ export class Manager {
     }
   }
 
-  private onSettled(request: PendingRequest, code: 'OK' | UmdError['code']): void {
+  private onSettled(request: PendingRequest, code: 'OK' | UmdError['code'], message: string | undefined): void {
     this.deadlines.remove(request);
     if (request.queued) this.drivers.get(request.driver)?.queue.remove(request);
     this.pendingCount--;
     if (this.hub.active) {
       const at = this.clock.now();
-      this.hub.emit({ type: 'request', driver: request.driver, request: request.id, outcome: code, latencyMs: at - request.startedAt, at });
+      this.hub.emit({ type: 'request', driver: request.driver, request: request.id, outcome: code, latencyMs: at - request.startedAt, at, ...(message === undefined ? {} : { message }) });
     }
     if (this.pendingCount === 0) this.drainWaiter?.();
   }

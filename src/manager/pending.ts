@@ -11,7 +11,7 @@ import type { InstanceRuntime } from './instance.js';
  * const onSettled: SettleHook = (request, code) => console.log(request.driver, code);
  * ```
  */
-export type SettleHook = (request: PendingRequest, code: UmdErrorCode | 'OK') => void;
+export type SettleHook = (request: PendingRequest, code: UmdErrorCode | 'OK', message?: string) => void;
 
 /** The request whose promise is being made; read by {@link bindSettlers}. */
 let binding: PendingRequest | undefined;
@@ -106,7 +106,7 @@ export class PendingRequest {
     if (this.settled) return false;
     this.finish();
     this.onReject(new UmdError(code, message, { driver: this.driver, request: this.id, ...details }));
-    this.onSettled(this, code);
+    this.onSettled(this, code, message);
     return true;
   }
 

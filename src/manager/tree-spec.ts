@@ -1,5 +1,5 @@
 import { defineDriver, validateBackoff, type BackoffOptions, type Driver, type DriverOptions } from './driver.js';
-import { knownKeys, oneOf, plainObject, positiveInteger, nonNegativeInteger, matching } from '../util/options.js';
+import { describeValue, knownKeys, oneOf, plainObject, positiveInteger, nonNegativeInteger, matching } from '../util/options.js';
 
 /** How a supervisor restarts its children after one of them crashes. */
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'pool';
@@ -78,8 +78,11 @@ export function validateSupervisor(options: unknown, path: string, defaultName: 
     const childPath = `${path}.children[${i}]`;
     const c = plainObject(childPath, child);
     if (c.kind === 'supervisor') return validateSupervisor(c, childPath, `${name}.${i}`);
+    if (c.kind !== undefined && c.kind !== 'driver') throw new TypeError(`${childPath}.kind must be "supervisor", "driver" or absent, got ${describeValue(c.kind)}`);
     try {
-      return c.kind === 'driver' ? (c as unknown as Driver) : defineDriver(c as unknown as DriverOptions);
+      // Every child is validated, whatever its `kind` says: `{ kind: 'driver', ... }` written by hand
+      // must not slip past with no defaults (a driver already defined passes through unchanged).
+      return defineDriver(c as unknown as DriverOptions);
     } catch (err) {
       // Re-point the message at the child's path: `options.children[1].maxQueue must be ...`.
       if (err instanceof TypeError || err instanceof RangeError) {

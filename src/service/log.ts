@@ -93,7 +93,7 @@ export function recordOf(event: ManagerEvent): LogRecord | undefined {
       return { time, level: 'error', event: 'gave-up', message: `the root supervisor ${event.supervisor} gave up: ${event.reason}`, supervisor: event.supervisor, reason: event.reason };
     case 'request':
       if (event.outcome === 'OK') return undefined;
-      return { time, level: 'warn', event: 'request', message: `request ${event.request} failed with ${event.outcome} after ${Math.round(event.latencyMs)} ms`, driver: event.driver, request: event.request, outcome: event.outcome, latencyMs: event.latencyMs };
+      return { time, level: 'warn', event: 'request', message: `request ${event.request} failed with ${event.outcome} after ${Math.round(event.latencyMs)} ms${event.message === undefined ? '' : `: ${event.message}`}`, driver: event.driver, request: event.request, outcome: event.outcome, latencyMs: event.latencyMs, ...(event.message === undefined ? {} : { reason: event.message }) };
     case 'sandbox':
       return { time, level: 'warn', event: 'sandbox', message: `sandbox layers dropped (best effort): ${event.dropped.join(', ')}: ${event.reason}`, driver: event.driver, dropped: event.dropped, reason: event.reason };
     case 'stopped':

@@ -20,6 +20,8 @@ export interface LoadResult {
   ok: number;
   lost: number;
   failedByCode: Record<string, number>;
+  /** The first message seen for each failure code: why requests failed, not only how many. */
+  firstMessages: Record<string, string>;
   unexpected: string[];
   latency: { p50: number; p99: number; max: number };
 }
@@ -37,6 +39,7 @@ export async function drive(manager: Manager, name: string, timeoutMs: number, o
   const idempotent = mulberry32((o.seed ^ 0x5bd1e995) >>> 0);
   const latencies: number[] = [];
   const failedByCode: Record<string, number> = {};
+  const firstMessages: Record<string, string> = {};
   const unexpected: string[] = [];
   let next = 0;
   let submitted = 0;
@@ -74,6 +77,7 @@ export async function drive(manager: Manager, name: string, timeoutMs: number, o
           (err: unknown) => {
             if (err instanceof UmdError && (UMD_ERROR_CODES as readonly string[]).includes(err.code)) {
               failedByCode[err.code] = (failedByCode[err.code] ?? 0) + 1;
+              firstMessages[err.code] ??= err.message;
             } else {
               unexpected.push(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
             }
@@ -90,7 +94,22 @@ export async function drive(manager: Manager, name: string, timeoutMs: number, o
   await new Promise((resolve) => setTimeout(resolve, 0));
   latencies.sort((a, b) => a - b);
   const at = (q: number) => (latencies.length === 0 ? 0 : Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! * 10) / 10);
-  return { submitted, settled, ok, lost, failedByCode, unexpected, latency: { p50: at(0.5), p99: at(0.99), max: at(1) } };
+  return { submitted, settled, ok, lost, failedByCode, firstMessages, unexpected, latency: { p50: at(0.5), p99: at(0.99), max: at(1) } };
+}
+
+/**
+ * What the probes after healing saw: whether a whole round was answered, and if not, how the last
+ * round went and the first failure in it (so a report can say why, not only that).
+ *
+ * @example
+ * ```ts
+ * const { healed, lastRound } = await probeUntilHealed(manager, 'sample', options);
+ * ```
+ */
+export interface HealResult {
+  healed: boolean;
+  /** The last round, when none was answered in full: how many failed, and the first failure as `CODE: message`. */
+  lastRound?: { failed: number; probes: number; first: string };
 }
 
 /**
@@ -100,17 +119,21 @@ export async function drive(manager: Manager, name: string, timeoutMs: number, o
  *
  * @example
  * ```ts
- * const healed = await probeUntilHealed(manager, 'sample', options);
+ * const { healed } = await probeUntilHealed(manager, 'sample', options);
  * ```
  */
-export async function probeUntilHealed(manager: Manager, name: string, o: ValidChaos): Promise<boolean> {
+export async function probeUntilHealed(manager: Manager, name: string, o: ValidChaos): Promise<HealResult> {
+  let lastRound: HealResult['lastRound'];
   for (let round = 0; round < 5; round++) {
-    if (manager.stopped) return false;
+    if (manager.stopped) break;
     await waitForLive(manager, name, 10_000);
     const results = await Promise.allSettled(Array.from({ length: o.probes }, (_, i) => manager.request(name, o.payload(i), o.method === undefined ? {} : { method: o.method })));
-    if (results.every((r) => r.status === 'fulfilled')) return true;
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failures.length === 0) return { healed: true };
+    const reason = failures[0]!.reason as { code?: unknown; message?: unknown };
+    lastRound = { failed: failures.length, probes: o.probes, first: `${String(reason?.code ?? 'ERROR')}: ${String(reason?.message ?? reason)}` };
   }
-  return false;
+  return { healed: false, ...(lastRound === undefined ? {} : { lastRound }) };
 }
 
 async function waitForLive(manager: Manager, name: string, ms: number): Promise<void> {

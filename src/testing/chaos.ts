@@ -43,6 +43,8 @@ export interface ChaosReport {
   settled: number;
   ok: number;
   failedByCode: Record<string, number>;
+  /** The first message seen for each code of `failedByCode`: why requests failed. */
+  firstMessages: Record<string, string>;
   /** Requests not settled within their deadline plus `graceMs` (must be 0). */
   lost: number;
   /** Requests the manager settled more than once (must be 0). */
@@ -131,7 +133,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const sched = schedule(manager, { seed: o.seed, faults: rates, driver: driver.name, healAfterMs: 1000 });
   const load = await drive(manager, driver.name, driver.requestTimeoutMs, o);
   await sched.stop();
-  const healed = await probeUntilHealed(manager, driver.name, o);
+  const heal = await probeUntilHealed(manager, driver.name, o);
+  const healed = heal.healed;
   const gaveUp = manager.snapshot().gaveUp ?? null;
   await manager.stop({ drainMs: 2000 });
 
@@ -150,7 +153,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   if (load.unexpected.length > 0) violations.push(`${load.unexpected.length} rejection(s) outside the closed set of codes, first: ${load.unexpected[0]}`);
   if (orphanPids.length > 0) violations.push(`${orphanPids.length} process(es) alive after stop: ${orphanPids.join(', ')}`);
   if (leftoverFiles > 0) violations.push(`${leftoverFiles} entr(y/ies) left in the extraction root after stop`);
-  if (!healed) violations.push(`the driver did not answer a whole round of probes after healing${gaveUp === null ? '' : ` (the tree gave up: ${gaveUp})`}`);
+  if (!healed) {
+    const round = heal.lastRound === undefined ? '' : `; in the last round ${heal.lastRound.failed} of ${heal.lastRound.probes} probes failed, the first with ${heal.lastRound.first}`;
+    violations.push(`the driver did not answer a whole round of probes after healing${round}${gaveUp === null ? '' : ` (the tree gave up: ${gaveUp})`}`);
+  }
   for (const error of sched.errors) violations.push(`injection failed: ${error}`);
 
   return {
@@ -164,6 +170,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     settled: load.settled,
     ok: load.ok,
     failedByCode: load.failedByCode,
+    firstMessages: load.firstMessages,
     lost: load.lost,
     doubleSettled,
     unexpectedErrors: load.unexpected.length,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import type { ManagerEvent } from '../manager/events.js';
 import type { Manager } from '../manager/manager.js';
 import type { SnapshotNode } from '../manager/snapshot.js';
 import { isUmdError } from '../errors.js';
@@ -53,6 +54,8 @@ export interface ObservabilityServer {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Events kept for a page that opens later (the page shows 150). */
+const RECENT_EVENTS = 150;
 
 /**
  * Serves metrics, health and (on loopback) the dashboard of `manager`.
@@ -88,7 +91,13 @@ export async function createObservabilityServer(manager: Manager, options: Obser
   const metrics = (o.metrics as ManagerMetrics | undefined) ?? createMetrics(manager);
 
   const history = new StateHistory(50);
-  const unsubscribe = manager.subscribe((event) => history.observe(event));
+  // The recent events, so a page opened late (or reloaded) shows what already happened.
+  const recent: ManagerEvent[] = [];
+  const unsubscribe = manager.subscribe((event) => {
+    history.observe(event);
+    recent.push(event);
+    if (recent.length > RECENT_EVENTS) recent.splice(0, recent.length - RECENT_EVENTS);
+  });
   const page = dashboard ? dashboardPage({ instanceSvg: machineToSvg(builtinGraph('instance')), supervisorSvg: machineToSvg(builtinGraph('supervisor')) }) : '';
   const streams = new Set<() => void>();
 
@@ -134,7 +143,7 @@ export async function createObservabilityServer(manager: Manager, options: Obser
       return;
     }
     if (req.method === 'GET' && path === '/api/snapshot') {
-      json(res, 200, { snapshot: manager.snapshot(), history: history.toJSON() });
+      json(res, 200, { snapshot: manager.snapshot(), history: history.toJSON(), recent });
       return;
     }
     if (req.method === 'GET' && path === '/events') {
@@ -208,7 +217,7 @@ export async function createObservabilityServer(manager: Manager, options: Obser
   };
 
   /**
-   * Server-Sent Events: the snapshot and history first, then every manager event, and a fresh
+   * Server-Sent Events: the snapshot, history and recent events first, then every manager event, and a fresh
    * snapshot after lifecycle events (coalesced) and on a timer. Each stream reads its own
    * bounded `manager.events()`, so a slow browser loses old events (and is told how many), never
    * the server's memory.
@@ -247,7 +256,8 @@ export async function createObservabilityServer(manager: Manager, options: Obser
     const timer = setInterval(() => void send('snapshot', manager.snapshot()), snapshotIntervalMs || 1000);
     timer.unref();
     // Event times come from the manager's monotonic clock (performance.now()); the page adds this to show wall time.
-    await send('init', { snapshot: manager.snapshot(), history: history.toJSON(), clockOffsetMs: Date.now() - performance.now() });
+    // Taken in the same turn as the stream above was opened: no event is both in `recent` and in the stream, none in neither.
+    await send('init', { snapshot: manager.snapshot(), history: history.toJSON(), recent, clockOffsetMs: Date.now() - performance.now() });
     let dropped = 0;
     for await (const event of stream) {
       if (!open) break;

@@ -16,7 +16,9 @@ export interface SvgOptions {
 
 const BOX_W = 124;
 const BOX_H = 34;
-const COL_W = 230;
+// Columns as close as edge labels allow: the dashboard shows the instance machine (7 columns) across
+// a 1400 px window at nearly its natural size, so its labels stay readable.
+const COL_W = 200;
 const ROW_H = 84;
 const MARGIN = 30;
 /** Room above the first row for self-loops and their labels. */
@@ -73,7 +75,7 @@ export function machineToSvg(graph: MachineGraph, options: SvgOptions = {}): str
     const title = `<title>${xml(full.join('\n'))}</title>`;
     paths.push(`<g class="edge" data-from="${xml(from.id)}" data-to="${xml(to.id)}">${title}<path d="${d}" marker-end="url(#arrow)"/></g>`);
     const text = labels.join(', ');
-    const y = freeSpot(taken, lx, ly - 4, text.length * 5.2);
+    const y = freeSpot(taken, lx, ly - 4, text.length * 6.7);
     labelsLayer.push(`<text class="edge-label" x="${lx.toFixed(1)}" y="${y.toFixed(1)}">${title}${xml(text)}</text>`);
   }
   const current = new Set(options.current ?? []);
@@ -94,9 +96,9 @@ export function machineToSvg(graph: MachineGraph, options: SvgOptions = {}): str
     '.state.pseudo rect { fill: none; stroke-dasharray: 4 3; }',
     '.state.final rect.inner { fill: none; }',
     '.state.current rect { fill: #cfe3ff; stroke: #0550ae; stroke-width: 3; }',
-    '.state text { font-size: 13px; fill: #1f2328; }',
+    '.state text { font-size: 14px; fill: #1f2328; }',
     '.edge path { fill: none; stroke: #8c959f; stroke-width: 1.1; }',
-    '.edge-label { font-size: 9.5px; fill: #57606a; text-anchor: middle; paint-order: stroke; stroke: #ffffff; stroke-width: 3px; }',
+    '.edge-label { font-size: 12px; fill: #424a53; text-anchor: middle; paint-order: stroke; stroke: #ffffff; stroke-width: 3px; }',
     '.start { fill: #1f2328; }',
     '</style>',
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/></marker></defs>',
@@ -224,9 +226,9 @@ function curve(from: Placed, to: Placed, lowest: number, index: number): { d: st
 function freeSpot(taken: Array<{ x: number; y: number; w: number }>, x: number, y: number, w: number): number {
   let spot = y;
   for (let tries = 0; tries < 8; tries++) {
-    const clash = taken.some((t) => Math.abs(t.y - spot) < 11 && Math.abs(t.x - x) < (t.w + w) / 2 + 4);
+    const clash = taken.some((t) => Math.abs(t.y - spot) < 13 && Math.abs(t.x - x) < (t.w + w) / 2 + 4);
     if (!clash) break;
-    spot += 11;
+    spot += 13;
   }
   taken.push({ x, y: spot, w });
   return spot;

@@ -11,7 +11,7 @@ import { stateTone, type StateTone } from './tones.js';
 export interface TopRenderOptions {
   /** A terminal: the table. Otherwise one plain line per instance, no escape codes. */
   tty: boolean;
-  /** Terminal width: table lines are cut to it (default: not cut). */
+  /** Terminal width: columns are dropped to fit it, then what still overflows is cut (default: not cut). */
   width?: number;
   /** Colour the state column (terminal only; default false). */
   color?: boolean;
@@ -23,7 +23,12 @@ const TONE_COLOR: Record<StateTone, string> = { ok: '\x1b[32m', starting: '\x1b[
 const RESET = '\x1b[0m';
 
 const COLUMNS = ['STATE', 'PID', 'GEN', 'RESTARTS', 'QUEUE', 'INFLIGHT', 'P50 ms', 'P99 ms', 'LAST EXIT'] as const;
-const WIDTHS = [18, 8, 4, 9, 6, 9, 9, 9, 0] as const;
+/** Columns given up first when the terminal is narrow (indexes into COLUMNS); STATE, PID and LAST EXIT stay. */
+const DROP_ORDER = [6, 4, 2, 5, 7, 3] as const;
+/** Space between columns. */
+const GAP = 2;
+/** LAST EXIT keeps at least this much room before other columns are dropped for it. */
+const LAST_MIN = 20;
 
 /**
  * Renders the tree. In a terminal: a header, then one row per supervisor, driver and instance
@@ -66,9 +71,19 @@ function table(snapshot: TreeSnapshot, stats: RequestStatsSummary, options: TopR
     (node.children ?? []).forEach((child, i) => visit(child, depth + 1, i));
   };
   visit(snapshot, 0, 0);
-  const nameWidth = Math.max(12, ...rows.map((r) => r.name.length)) + 2;
-  const fit = (line: string) => (options.width !== undefined && line.length > options.width ? line.slice(0, Math.max(0, options.width)) : line);
-  const format = (name: string, cells: readonly string[]) => name.padEnd(nameWidth) + cells.map((c, i) => (WIDTHS[i] ? c.padEnd(WIDTHS[i]!) : c)).join('');
+  const nameWidth = Math.max(4, ...rows.map((r) => r.name.length)) + GAP;
+  // Each column as wide as its widest cell; when the terminal is narrower than the whole table,
+  // whole columns are dropped (least telling first) rather than every row cut mid-column.
+  const widths = COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((r) => r.cells[i]!.length)) + GAP);
+  const shown = new Set(COLUMNS.map((_, i) => i));
+  const fixedWidth = () => nameWidth + [...shown].filter((i) => i < COLUMNS.length - 1).reduce((sum, i) => sum + widths[i]!, 0);
+  for (const i of DROP_ORDER) {
+    if (options.width === undefined || fixedWidth() + LAST_MIN <= options.width) break;
+    shown.delete(i);
+  }
+  const fit = (line: string) => (options.width !== undefined && line.length > options.width ? `${line.slice(0, Math.max(0, options.width - 1))}…` : line);
+  const format = (name: string, cells: readonly string[]) =>
+    (name.padEnd(nameWidth) + cells.map((c, i) => (!shown.has(i) ? '' : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('')).trimEnd();
   const instances = rows.length - countKinds(snapshot, 'supervisor') - countKinds(snapshot, 'driver');
   const totals = Object.values(stats).reduce((t, s) => ({ requests: t.requests + s.requests, failed: t.failed + s.failed }), { requests: 0, failed: 0 });
   const lines = [

@@ -11,7 +11,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createObservabilityServer, type Manager, type ObservabilityServer } from 'umdkit';
 import { dashboardCommand } from '../../src/cli/dashboard.js';
-import { fixtureDriver, gone, pidsOf, until, useManagers } from '../manager/harness.js';
+import { failure, fixtureDriver, gone, pidsOf, until, useManagers } from '../manager/harness.js';
 import { useConfigFiles } from './config-files.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -136,6 +136,79 @@ describe.skipIf(!haveChromium)(`the dashboard in a browser${haveChromium ? '' : 
     await expect.poll(() => driver.locator('.result').textContent()).toBe('OK {"n":7}');
   });
 
+  // Regression (looked at, at 1400 x 900): the lifecycle diagram was scaled to under half its size
+  // (labels 6 px and less), the Events panel was empty on load even after restarts, the payload and
+  // timeout boxes had no label, and the fault buttons wrapped onto the next line.
+  it('at 1400 x 900: readable diagram labels, the history on load, every input labelled, the fault buttons on one line', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('toolbox', { instances: 2 }), await fixtureDriver('echo')] });
+    const server = await createObservabilityServer(manager, { snapshotIntervalMs: 200 });
+    servers.push(server);
+    // Things happen before anyone looks: a crash and its restart, a request that fails.
+    const killed = manager.snapshot().children![0]!.children![0]!;
+    process.kill(killed.pid!, 'SIGKILL');
+    await until(() => env.of('state').some((e) => e.instance === killed.id && e.to === 'ready' && e.generation === 2), 'the killed instance to be back');
+    const failed = await failure(manager.request('toolbox', 'no', { method: 'fail' }));
+
+    const page = await browser.newPage();
+    pages.push(page);
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.goto(server.url);
+    await page.locator('#conn').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 });
+    const shot = process.env.UMDKIT_DASHBOARD_SCREENSHOT ?? join(profile, 'dashboard.png');
+    await page.screenshot({ path: shot });
+    const png = readFileSync(shot);
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1400, 900]); // IHDR width, height
+
+    // The history, on load: what happened before the page opened is listed, newest first.
+    const events = await page.locator('#events li').allTextContents();
+    expect(events.some((e) => e.includes(`${killed.id} g1: pid ${killed.pid} exited (SIGKILL)`))).toBe(true);
+    expect(events.some((e) => e.includes('restarts toolbox'))).toBe(true);
+    // Newest first: the failed request (with its reason) comes before the crash.
+    const failedAt = events.findIndex((e) => e.includes('HANDLER_ERROR in') && e.endsWith(failed.message));
+    expect(failedAt).toBeGreaterThanOrEqual(0);
+    expect(failedAt).toBeLessThan(events.findIndex((e) => e.includes('exited (SIGKILL)')));
+    expect(await history(page, killed.id!)).toEqual(expect.arrayContaining(['crashed', 'backoff', 'ready']));
+    await expect.poll(() => page.locator('#events li').filter({ hasText: 'exited (SIGKILL)' }).isVisible()).toBe(true);
+
+    // Labels a person can read: every text of the lifecycle diagram, and the supervisor's state names,
+    // at 11 px or more on screen (font size times the scale the page draws the SVG at).
+    const sizes = await page.evaluate(() => {
+      // Runs in the page; typed loosely (the test's compiler has no DOM types).
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ textContent: string | null; closest(s: string): { getScreenCTM(): { a: number } } }> } }).document;
+      const view = globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } };
+      const onScreen = (selector: string) => [...doc.querySelectorAll(selector)].map((t) => ({
+        text: t.textContent, px: parseFloat(view.getComputedStyle(t).fontSize) * t.closest('svg').getScreenCTM().a,
+      }));
+      return { instance: onScreen('#instance-diagram svg text'), supervisor: onScreen('#supervisor-diagram svg .state text') };
+    });
+    expect(sizes.instance.length).toBeGreaterThanOrEqual(20);
+    expect(sizes.instance.filter((t) => t.px < 11)).toEqual([]);
+    expect(sizes.supervisor.length).toBeGreaterThanOrEqual(4);
+    expect(sizes.supervisor.filter((t) => t.px < 11)).toEqual([]);
+
+    // Every input has a label with words in it, and the words say what goes in.
+    const inputs = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ className: string; labels: Iterable<{ textContent: string | null }> }> } }).document;
+      return [...doc.querySelectorAll('input, select, textarea')].map((i) => ({ cls: i.className, labels: [...i.labels].map((l) => (l.textContent ?? '').trim()) }));
+    });
+    expect(inputs).toHaveLength(2 * 3);
+    for (const input of inputs) expect(input.labels.length, input.cls).toBe(1);
+    expect(inputs.slice(0, 3).map((i) => i.labels[0])).toEqual(['method', 'payload (JSON)', 'timeout (ms)']);
+
+    // The fault buttons of each instance sit together on the instance's own line.
+    for (const instance of manager.snapshot().children![0]!.children!) {
+      const box = row(page, instance.id!);
+      const name = (await box.locator('.line .name').boundingBox())!;
+      const buttons = await Promise.all(['kill', 'hang', 'resume'].map(async (b) => (await box.locator(`button.${b}`).boundingBox())!));
+      for (const b of buttons) {
+        expect(Math.abs(b.y + b.height / 2 - (name.y + name.height / 2))).toBeLessThan(4);
+        expect(b.x + b.width).toBeLessThanOrEqual(1400);
+      }
+      expect(buttons[0]!.x).toBeLessThan(buttons[1]!.x);
+      expect(buttons[1]!.x).toBeLessThan(buttons[2]!.x);
+    }
+  });
+
   it('is what `umdkit dashboard <config>` serves, on an ephemeral port it prints, until stopped', async () => {
     const config = await configs.write(env.root, [{ fixture: 'echo' }]);
     const stop = new AbortController();
@@ -167,3 +240,17 @@ function readState(pid: number): string | undefined {
     return undefined;
   }
 }
+
+describe('umdkit dashboard, before any browser', () => {
+  const env = useManagers();
+
+  it('exits 78 for a config that does not load and 2 for a bad command line, one line each', async () => {
+    let err = '';
+    const io = { out: () => {}, err: (t: string) => void (err += t) };
+    expect(await dashboardCommand([`${env.root}/missing.config.mjs`], io)).toBe(78);
+    expect(err).toMatch(/^umdkit dashboard: bad config: .*missing\.config\.mjs[^\n]*\n$/);
+    err = '';
+    expect(await dashboardCommand(['--host', '0.0.0.0'], io)).toBe(2);
+    expect(err).toBe('umdkit dashboard: --host must be a loopback address (the dashboard can kill handlers), got "0.0.0.0" (see umdkit dashboard --help)\n');
+  });
+});

@@ -171,10 +171,23 @@ describe('umdkit viz', () => {
     return { code, out, err };
   };
 
-  it('prints both machines in Mermaid by default, generated from the definitions', async () => {
+  // Regression: both machines came as two stateDiagram-v2 in one text, which no Mermaid block accepts.
+  it('prints both machines by default as Markdown, one fenced mermaid block per machine, generated from the definitions', async () => {
     const { code, out } = await run([]);
     expect(code).toBe(0);
-    expect(out).toBe(`%% the instance machine\n${machineToMermaid(machineGraph(instanceMachine))}\n%% the supervisor machine\n${machineToMermaid(machineGraph(supervisorMachine))}`);
+    const instance = machineToMermaid(machineGraph(instanceMachine));
+    const supervisor = machineToMermaid(machineGraph(supervisorMachine));
+    expect(out).toBe(`### the instance machine\n\n\`\`\`mermaid\n${instance}\`\`\`\n\n### the supervisor machine\n\n\`\`\`mermaid\n${supervisor}\`\`\`\n`);
+    const blocks = [...out.matchAll(/^```mermaid\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+    expect(blocks).toEqual([instance, supervisor]);
+    for (const block of blocks) expect(block.match(/stateDiagram-v2/g)).toHaveLength(1);
+  });
+
+  it('prints one machine as the bare diagram, ready to paste into a Mermaid editor', async () => {
+    const { code, out } = await run(['--machine', 'instance']);
+    expect(code).toBe(0);
+    expect(out).toBe(machineToMermaid(machineGraph(instanceMachine)));
+    expect(out.startsWith('stateDiagram-v2\n')).toBe(true);
   });
 
   it('prints DOT, JSON and SVG on request', async () => {
@@ -190,5 +203,6 @@ describe('umdkit viz', () => {
     expect(await run(['--format', 'png'])).toMatchObject({ code: 2, err: expect.stringContaining('--format must be one of mermaid, dot, json, svg, got "png"') });
     expect(await run(['--machine', 'pool'])).toMatchObject({ code: 2, err: expect.stringContaining('got "pool"') });
     expect(await run(['--format', 'svg'])).toMatchObject({ code: 2, err: expect.stringContaining('add --machine') });
+    expect((await run(['--format', 'png'])).err).toMatch(/^umdkit viz: [^\n]* \(see umdkit viz --help\)\n$/);
   });
 });

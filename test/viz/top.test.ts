@@ -2,6 +2,7 @@
  * `umdkit top`: the rendering (a pure function of snapshot and stats) over a real tree with a real
  * crash, and the command itself over a config file, in a terminal and in a pipe.
  */
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RequestStats, renderTop, type ManagerEvent } from 'umdkit';
 import { topCommand } from '../../src/cli/top.js';
@@ -90,6 +91,25 @@ describe('renderTop', () => {
     expect(coloured.every((l) => l.replace(/\x1b\[\d+m/g, '').length <= 40)).toBe(true);
   });
 
+  // Regression: the table was cut at the terminal's width mid-column, so at 80 columns LAST EXIT
+  // (why an instance restarted) was never seen. Now whole columns give way, P50 first.
+  it('fits an 80-column terminal by leaving out whole columns, keeping STATE, PID and LAST EXIT; a wide one shows them all', async () => {
+    const { manager, stats } = await crashedTree();
+    const snapshot = manager.snapshot();
+    const killed = snapshot.children![0]!.children![0]!;
+    const narrow = renderTop(snapshot, stats.summary(), { tty: true, width: 80 });
+    expect(narrow.every((l) => l.length <= 80)).toBe(true);
+    const header = narrow.find((l) => l.startsWith('NAME'))!;
+    expect(header).toMatch(/STATE\s+PID\s.*LAST EXIT$/);
+    expect(header).not.toContain('P50 ms');
+    const row = narrow.find((l) => l.includes(killed.id!))!;
+    expect(row).toMatch(new RegExp(`ready\\s+${killed.pid}\\s.*killed by SIGKILL$`));
+
+    const wide = renderTop(snapshot, stats.summary(), { tty: true, width: 200 });
+    expect(wide.find((l) => l.startsWith('NAME'))).toMatch(/^NAME\s+STATE\s+PID\s+GEN\s+RESTARTS\s+QUEUE\s+INFLIGHT\s+P50 ms\s+P99 ms\s+LAST EXIT$/);
+    expect(wide.find((l) => l.includes(killed.id!))).toMatch(/killed by SIGKILL$/);
+  });
+
   it('says when the tree gave up', async () => {
     const manager = await env.start({ children: [await fixtureDriver('toolbox')], intensity: { maxRestarts: 0, periodMs: 10_000 } });
     process.kill(pidsOf(manager, 'toolbox')[0]!, 'SIGKILL');
@@ -139,14 +159,32 @@ describe('umdkit top', () => {
     expect(await gone(pid, 2000)).toBe(true);
   });
 
-  it('refuses bad usage with exit code 2 and a config that does not load with 1', async () => {
+  // Regression: `q` did nothing; only Ctrl-C stopped top.
+  it('quits on q in a terminal: the tree is stopped and the exit code is 0', async () => {
+    const config = await configs.write(env.root, [{ fixture: 'echo' }]);
+    const keys = new PassThrough();
+    let out = '';
+    const exited = topCommand([config, '--interval', '50'], { out: (t) => (out += t), err: (t) => (out += t), isTTY: true, columns: 120, keys });
+    await until(() => /echo\s+.*ready/.test(out), 'the first frame');
+    const pid = Number(/#0 \S+\s+\S+\s+(\d+)/.exec(out.replace(/\x1b\[[\d;?]*[A-Za-z]/g, ''))?.[1]);
+    keys.write('x'); // any other key is ignored
+    keys.write('q');
+    expect(await exited).toBe(0);
+    expect(out.endsWith('\x1b[?25h')).toBe(true);
+    expect(keys.listenerCount('data')).toBe(0);
+    expect(await gone(pid, 2000)).toBe(true);
+  });
+
+  it('refuses bad usage with exit code 2 (one line, pointing at --help) and a config that does not load with 78', async () => {
     let err = '';
     const io = { out: () => {}, err: (t: string) => (err += t), isTTY: false };
     expect(await topCommand(['a.mjs', 'b.mjs'], io)).toBe(2);
-    expect(err).toContain('expected one [config]');
+    expect(err).toBe('umdkit top: expected one [config], got "a.mjs" "b.mjs" (see umdkit top --help)\n');
+    err = '';
     expect(await topCommand(['x.mjs', '--interval', '5'], io)).toBe(2);
     expect(err).toContain('--interval must be an integer of at least 50 (ms), got "5"');
-    expect(await topCommand([`${env.root}/missing.config.mjs`], io)).toBe(1);
-    expect(err).toContain('missing.config.mjs');
+    err = '';
+    expect(await topCommand([`${env.root}/missing.config.mjs`], io)).toBe(78);
+    expect(err).toMatch(/^umdkit top: bad config: .*missing\.config\.mjs/);
   });
 });

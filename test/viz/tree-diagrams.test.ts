@@ -79,10 +79,10 @@ describe('umdkit viz --live', () => {
     expect(snapshot.children!.map((c) => [c.name, c.children!.length])).toEqual([['echo', 1], ['toolbox', 2]]);
   });
 
-  it('exits 1 with the loader\'s message when the config cannot be loaded', async () => {
+  it('exits 78 (bad config) with the loader\'s message when the config cannot be loaded', async () => {
     let err = '';
-    expect(await vizCommand(['--live', `${env.root}/nope.config.mjs`], { out: () => {}, err: (t) => (err += t) })).toBe(1);
-    expect(err).toContain('nope.config.mjs');
+    expect(await vizCommand(['--live', `${env.root}/nope.config.mjs`], { out: () => {}, err: (t) => (err += t) })).toBe(78);
+    expect(err).toMatch(/^umdkit viz: bad config: .*nope\.config\.mjs/);
     expect(await vizCommand(['--live', 'x.mjs', '--machine', 'instance'], { out: () => {}, err: (t) => (err += t) })).toBe(2);
   });
 });
