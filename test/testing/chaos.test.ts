@@ -110,8 +110,12 @@ describe('umdkit chaos', () => {
     expect(code).toBe(0);
     const report = JSON.parse(out.join('')) as ChaosReport;
     expect(report).toMatchObject({ submitted: 200, settled: 200, lost: 0, doubleSettled: 0, orphans: 0, leftoverFiles: 0, seed: 4 });
-    expect(report.restarts).toBeGreaterThanOrEqual(0);
     expect(report.scheduleDigest).toBe(digestOf('kill:0.02,exit:0.01', 200, 4));
+    // The schedule planned kills and exits, they were injected, and each cost a restart.
+    expect(report.planned).toBeGreaterThan(0);
+    const injected = Object.values(report.injected).reduce((a, b) => a + b, 0);
+    expect(injected).toBeGreaterThan(0);
+    expect(report.restarts).toBeGreaterThan(0);
 
     const usage: string[] = [];
     expect(await chaosCommand(['--driver', sampleModule, '--faults', 'kil:0.1'], { out: () => {}, err: (t) => usage.push(t) })).toBe(2);
