@@ -43,7 +43,7 @@ interface ConsumerReport {
   left: string[];
 }
 
-const npmTool = needs('the package install test', [tool('npm'), tool('tar')]);
+const npmTool = needs('the package install test', [tool('npm')]);
 
 describe.runIf(npmTool.run)(`the packed tarball in a fresh consumer project${npmTool.note}`, () => {
   let work = '';
