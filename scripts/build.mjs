@@ -6,6 +6,8 @@
 //   dist/examples/c-handler/sample.driver.mjs    examples/c-handler/sample_handler.c, an exec image
 // The C image needs a C compiler (`cc`, or $CC); without one it is skipped with a note, and the
 // reason is kept in dist/examples/c-handler/NOT-BUILT.txt for `umdkit demo --handler c` to show.
+// No source maps (tsconfig.build.json): the package ships dist/, not src/, so maps would point at
+// files that are not there.
 // Plain ESM, no dependencies but the ones the package already has. Leaves no temporary file.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const at = (...parts) => join(root, ...parts);
 const say = (line) => process.stdout.write(`build: ${line}\n`);
+const NOT_SHIPPED = 'the C handler image (a static binary of about 1 MB) is not shipped in the npm package; in a checkout of umdkit with a C compiler, `npm run build` builds it, or pack your own with `umdkit pack --kind exec`';
 
 try {
   await build();
@@ -72,6 +75,9 @@ async function build() {
     if (result.status !== 0) throw new Error(`the C handler does not compile:\n${result.stderr}`);
     const exec = await pack({ kind: 'exec', binary, name: 'sample', out: cOut });
     say(`packed the C handler: ${relative(root, cOut)} (exec image, ${linkage}, ${exec.bytes.length} bytes, sha256 ${exec.sha256.slice(0, 16)}…)`);
+    // The image (a static binary, ~1 MB) is left out of the npm package (package.json `files`);
+    // this note is what `umdkit demo --handler c` shows where the image is missing.
+    writeFileSync(join(cDir, 'NOT-BUILT.txt'), `${NOT_SHIPPED}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions, type BuildResult, type Message, type Plugin } from 'esbuild';
+import type { BuildOptions, BuildResult, Message, Plugin } from 'esbuild';
+import { loadEsbuild } from '../util/esbuild.js';
 import type { ImageFormat } from './image.js';
 
 /**
@@ -42,7 +43,7 @@ const COMMON: BuildOptions = {
 const plainCborX: Plugin = {
   name: 'umdkit-plain-cbor-x',
   setup(b) {
-    b.onResolve({ filter: /^cbor-x$/ }, () => ({ path: join(dirname(requireHere.resolve('cbor-x/package.json')), 'index.js') }));
+    b.onResolve({ filter: /^cbor-x(\/decode)?$/ }, () => ({ path: join(dirname(requireHere.resolve('cbor-x/package.json')), 'index.js') }));
   },
 };
 
@@ -59,6 +60,7 @@ let runtime: Promise<string> | undefined;
 export function bundleRuntime(): Promise<string> {
   runtime ??= (async () => {
     const source = runtimeSource();
+    const { build } = await loadEsbuild('packing a node handler');
     const result = await build({ ...COMMON, entryPoints: [source], absWorkingDir: packageRoot(source), plugins: [plainCborX] });
     return result.outputFiles![0]!.text;
   })();
@@ -84,6 +86,7 @@ export function bundleRuntime(): Promise<string> {
  */
 export async function bundleHandler(entry: string): Promise<{ bytes: Uint8Array; format: ImageFormat; callsServe: boolean }> {
   const runtimeText = await bundleRuntime();
+  const { build } = await loadEsbuild('packing a node handler');
   const runtimePlugin: Plugin = {
     name: 'umdkit-handler-runtime',
     setup(b) {

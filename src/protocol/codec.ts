@@ -1,4 +1,7 @@
-import { Decoder, Encoder } from 'cbor-x';
+// `cbor-x/decode` is cbor-x's plain JavaScript build on Node: unlike `cbor-x`, it never loads the
+// optional native addon `cbor-extract`, so the codec is the same code wherever umdkit is installed
+// (a consumer's npm picks its own cbor-extract version; the repository's `overrides` do not apply).
+import { Decoder, Encoder } from 'cbor-x/decode';
 import { ProtocolError, type ProtocolReason } from './errors.js';
 import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, type ProtocolLimits } from './limits.js';
 import { scanItem } from './scan.js';

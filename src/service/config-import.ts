@@ -2,6 +2,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nanoid } from 'nanoid';
+import { loadEsbuild } from '../util/esbuild.js';
 
 /**
  * Evaluates a config module. JavaScript (`.mjs`, `.js`, `.cjs`) is imported as it is. TypeScript
@@ -34,7 +35,7 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
  */
 export async function importConfigModule(file: string): Promise<Record<string, unknown>> {
   if (!TYPESCRIPT.has(extname(file))) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  const { build } = await import('esbuild');
+  const { build } = await loadEsbuild(`importing the TypeScript config file ${file}`);
   const result = await build({
     entryPoints: [file],
     bundle: true,

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineDriver, type DriverOptions } from '../manager/driver.js';
 import { createManager, type Manager } from '../manager/manager.js';
+import type { ManagerOptions } from '../manager/options.js';
 import type { ManagerEvent } from '../manager/events.js';
 import { faultInfo, type FaultName } from './catalogue.js';
 import { drive, probeUntilHealed } from './chaos-load.js';
@@ -97,6 +98,33 @@ const INTENSITY = { maxRestarts: 100_000, periodMs: 1000 };
  * ```
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  return runChaosWith(options, startManager);
+}
+
+/**
+ * Starts the manager of a chaos run (behind the fault shim when a fault needs it). The run's
+ * `onEvent` is in `options`: everything the checks count is seen through it.
+ *
+ * @example
+ * ```ts
+ * const manager = await startManager({ children: [driver], runtimeDir: root, onEvent }, false);
+ * ```
+ */
+export type StartManager = (options: ManagerOptions & { runtimeDir: string; onEvent: (event: ManagerEvent) => void }, shim: boolean) => Promise<Manager>;
+
+const startManager: StartManager = (options, shim) => (shim ? createFaultyManager(options) : createManager(options));
+
+/**
+ * {@link runChaos} with the manager's start given: the detector tests start a deliberately broken
+ * manager (one that loses a request, settles one twice, leaks a process or a directory) and see
+ * the report catch it. Not part of `umdkit/testing`.
+ *
+ * @example
+ * ```ts
+ * const report = await runChaosWith(options, async (o, shim) => brokenWrapper(await startManager(o, shim)));
+ * ```
+ */
+export async function runChaosWith(options: ChaosOptions, start: StartManager): Promise<ChaosReport> {
   const o = validateChaosOptions(options);
   const started = performance.now();
   const base = await loadDriverModule(o.driver);
@@ -124,7 +152,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const violations: string[] = [];
   let manager: Manager | undefined;
   try {
-    manager = needsShim ? await createFaultyManager(managerOptions) : await createManager(managerOptions);
+    manager = await start(managerOptions, needsShim);
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;

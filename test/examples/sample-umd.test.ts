@@ -15,19 +15,14 @@ import { OffsetError } from '../../examples/sample-umd/offset.js';
 import { demoCommand, runDemo } from '../../src/cli/demo.js';
 import { pack } from '../../src/loader/pack.js';
 import { useCleanSlate } from '../fixtures/harness.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
 const SAMPLE = fileURLToPath(new URL('../../examples/sample-umd/', import.meta.url));
 const C_HANDLER = fileURLToPath(new URL('../../examples/c-handler/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
-/** Whether a C compiler is here. Under CI it must be: the C test then fails instead of skipping. */
-async function haveCompiler(): Promise<boolean> {
-  return run('cc', ['--version']).then(() => true, () => false);
-}
-const compiler = await haveCompiler();
-const mustRun = process.env.CI === 'true';
-if (!compiler && !mustRun) console.warn('sample-umd C handler test skipped: no `cc` on this machine (under CI=true it fails instead)');
+const compiler = needs('the sample-umd C handler test', [cCompiler()]);
 
 function capture() {
   const text: string[] = [];
@@ -82,7 +77,7 @@ describe('the umd_mgmt.sh port: 500 writes, reload every 50, 5 injected crashes,
     await selftest(await packImage(join(SAMPLE, 'handler.ts')));
   });
 
-  it.runIf(compiler || mustRun)('the C handler (exec image compiled from examples/c-handler)', async () => {
+  it.runIf(compiler.run)(`the C handler (exec image compiled from examples/c-handler)${compiler.note}`, async () => {
     const build = slate.trackPath(await mkdtemp(join(slate.root, '..', 'umdkit-cc-')));
     const binary = join(build, 'sample_handler');
     const sources = ['sample_handler.c', 'cbor.c'].map((f) => join(C_HANDLER, f));

@@ -7,29 +7,16 @@ import { loadImage } from '../../src/loader/extract.js';
 import { pack } from '../../src/loader/pack.js';
 import { spawnHandler } from '../../src/loader/spawn.js';
 import { converse, FIXTURES, spawnOptions, useCleanSlate } from '../fixtures/harness.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
 
-/** Whether a C compiler is here. Under CI it must be: the test then fails instead of skipping. */
-async function haveCompiler(): Promise<boolean> {
-  try {
-    await run('cc', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const compiler = await haveCompiler();
-const mustRun = process.env.CI === 'true';
-if (!compiler && !mustRun) {
-  console.warn('exec-image test skipped: no `cc` on this machine (install a C compiler to run it; under CI=true it fails instead)');
-}
+const compiler = needs('the exec-image test', [cCompiler()]);
 
 describe('an exec image: a C handler speaking protocol v1', () => {
   const slate = useCleanSlate();
 
-  it.runIf(compiler || mustRun)('is packed, loaded, spawned, answers a request, and exits 0 on EOF', async () => {
+  it.runIf(compiler.run)(`is packed, loaded, spawned, answers a request, and exits 0 on EOF${compiler.note}`, async () => {
     const build = slate.trackPath(await mkdtemp(join(slate.root, '..', 'umdkit-cc-')));
     const binary = join(build, 'tiny-handler');
     await run('cc', ['-O2', '-o', binary, join(FIXTURES, 'c', 'tiny-handler.c')]);

@@ -40,7 +40,7 @@ describe('a running handler process', () => {
       process.stderr.write('grandchild ' + grandchild.pid + '\\n');
       process.stdout.write(hello());
       ${STAY_ALIVE_JS}`);
-    await waitUntil(() => handler.stderrTail().length > 0);
+    await waitUntil(() => handler.stderrTail().length > 0, 'the handler names its grandchild');
     const grandchild = Number(handler.stderrTail()[0]!.split(' ')[1]);
     slate.trackPid(grandchild);
     expect(isRunning(grandchild)).toBe(true);
@@ -66,10 +66,10 @@ describe('a running handler process', () => {
     const { loaded, handler } = await start('eager', `${HELLO_JS}
       process.stdout.write(Buffer.concat([hello(), Buffer.from('${early}', 'hex')]));
       process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`);
-    await waitUntil(() => false, 50); // let the early frame arrive before anyone listens
+    await pause(50); // let the early frame arrive before anyone listens
     const received: (ResponseMessage | PongMessage)[] = [];
     handler.onMessage = (message) => received.push(message);
-    await waitUntil(() => received.length > 0);
+    await waitUntil(() => received.length > 0, 'the early pong is delivered');
     expect(received).toEqual([{ t: 'pong', id: 7 }]);
     handler.endInput();
     expect((await handler.exited).code).toBe(0);
@@ -89,8 +89,8 @@ describe('a running handler process', () => {
     const faults: ProtocolError[] = [];
     handler.onMessage = (message) => received.push(message);
     handler.onFault = (error) => faults.push(error);
-    await waitUntil(() => faults.length > 0);
-    await waitUntil(() => false, 50);
+    await waitUntil(() => faults.length > 0, 'the bad frame is reported');
+    await pause(50); // the rest of the stream would arrive now
     expect(received).toEqual([{ t: 'res', id: 1, ok: true, p: 'fine' }]);
     expect(faults).toHaveLength(1);
     expect(faults[0]!.reason).toBe('FRAME_TOO_LARGE');
@@ -123,7 +123,7 @@ describe('a running handler process', () => {
     expect(handler.alive).toBe(true);
     const faults: ProtocolError[] = [];
     handler.onFault = (error) => faults.push(error);
-    await waitUntil(() => faults.length > 0);
+    await waitUntil(() => faults.length > 0, 'the cut frame is reported');
     expect(faults.map((f) => f.reason)).toEqual(['TRUNCATED']);
     expect(handler.alive).toBe(true); // what to do about it is the owner's call
     expect((await handler.terminate('brutal_kill')).signal).toBe('SIGKILL');
@@ -153,13 +153,11 @@ const CUT_FRAME_VERDICT_MS = 250;
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntil(condition: () => boolean, ms = 3000): Promise<void> {
+/** Polls until `condition` holds; throws, naming `what`, when it does not within `ms`. */
+async function waitUntil(condition: () => boolean, what: string, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
-    if (Date.now() > until) {
-      if (ms <= 100) return; // a plain pause
-      throw new Error(`condition not met within ${ms} ms`);
-    }
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

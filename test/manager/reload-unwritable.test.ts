@@ -1,18 +1,16 @@
-import { spawnSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UmdError } from 'umdkit';
 import { faults } from 'umdkit/testing';
 import { isRunning } from '../fixtures/harness.js';
+import { needs, tool } from '../fixtures/requires.js';
 import { failure, fixtureDriver, pidsOf, useManagers } from './harness.js';
 
-// Root writes through any mode: the root directory is made immutable (chattr +i) as well as 0500.
-const asRoot = process.getuid?.() === 0;
-const haveChattr = spawnSync('chattr', [], { stdio: 'ignore' }).error === undefined;
-const cannotLock = asRoot && !haveChattr && process.env.CI !== 'true';
+// Root writes through any mode: as root the directory is made immutable (chattr +i) as well as 0500.
+const lock = needs('the unwritable-reload tests', [process.getuid?.() === 0 ? tool('chattr') : undefined]);
 
-describe.skipIf(cannotLock)(`reload() when the old image cannot be removed${cannotLock ? ' (skipped: running as root without chattr)' : ''}`, () => {
+describe.runIf(lock.run)(`reload() when the old image cannot be removed${lock.note}`, () => {
   const env = useManagers();
   let heal: (() => Promise<void>) | undefined;
   // Registered after useManagers: runs before its stop and leak check, which need a writable root.

@@ -4,10 +4,11 @@ import { decodeValue, encodeValue, ProtocolError, type ProtocolReason } from '..
 import { hex, thrownBy, toHex } from './helpers.js';
 
 /**
- * RFC 8949 Appendix A test vectors, run against `decodeValue`. The repository is checked out next
- * to a `shared/` folder (locally and in CI), so the file is found relative to this test.
+ * RFC 8949 Appendix A test vectors, run against `decodeValue`. The vectors are kept in this
+ * repository (fixtures/appendix_a.json, the file of the cbor/test-vectors project), so a fresh
+ * clone runs this test with nothing beside it.
  */
-const VECTORS_URL = new URL('../../../shared/data/cbor/appendix_a.json', import.meta.url);
+const VECTORS_URL = new URL('./fixtures/appendix_a.json', import.meta.url);
 const RAW_TEXT = readFileSync(VECTORS_URL, 'utf8');
 
 interface Vector {

@@ -19,22 +19,20 @@ import type { Image } from '../../src/loader/image.js';
 import type { ProtocolError, ResponseMessage } from '../../src/protocol/index.js';
 import { prepareSandbox, probeHost, type PreparedSandbox } from '../../src/sandbox/index.js';
 import { converse, fixtureImage, spawnOptions, useCleanSlate } from '../fixtures/harness.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-// What this host can do decides what runs; under CI=true nothing is skipped (a gap fails instead).
+// What this host can do decides what runs (test/fixtures/requires.ts: under .ci/run a gap fails instead).
 const host = await probeHost({ network: true });
-const mustRun = process.env.CI === 'true';
-const strictGaps = [
-  ...(['prlimit', 'unshare', 'setpriv'] as const).filter((tool) => host.tools[tool] === undefined).map((tool) => `${tool} is not on PATH`),
-  ...(host.network.ok ? [] : [host.network.why]),
-  ...(host.node.permissionFlag === undefined ? [`Node ${host.node.version} has no permission model`] : []),
-];
-const canStrict = strictGaps.length === 0 || mustRun;
-if (!canStrict) console.warn(`sandbox strict tests skipped: ${strictGaps.join('; ')} (under CI=true they fail instead)`);
-const compiler = await run('cc', ['--version']).then(() => true, () => false);
-if (!compiler && !mustRun) console.warn('sandbox exec fork-bomb tests skipped: no `cc` on this machine (under CI=true they fail instead)');
+const strictLayers = needs('the sandbox strict tests', [
+  ...(['prlimit', 'unshare', 'setpriv'] as const).map((tool) => (host.tools[tool] === undefined ? `${tool} is not on PATH` : undefined)),
+  host.network.ok ? undefined : host.network.why,
+  host.node.permissionFlag === undefined ? `Node ${host.node.version} has no permission model` : undefined,
+]);
+const canStrict = strictLayers.run;
+const compiler = needs('the sandbox exec fork-bomb tests', [cCompiler()]).run;
 
 /** Ends a raw-frame attack: the decoder refuses the frame; this is how far it got. */
 const faultOf = (handler: HandlerProcess) => new Promise<ProtocolError>((resolve) => {
@@ -258,7 +256,7 @@ describe('a hostile handler', () => {
     });
   });
 
-  describe.runIf(compiler || mustRun)('an exec image (C fork bomb)', () => {
+  describe.runIf(compiler)('an exec image (C fork bomb)', () => {
     let build = '';
     let forker: Image;
     beforeAll(async () => {

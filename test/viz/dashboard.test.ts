@@ -3,7 +3,7 @@
  * chromium) over a real tree: faults injected from the page and from outside are seen in the page
  * as the instance going crashed → backoff → ready.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +12,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createObservabilityServer, type Manager, type ObservabilityServer } from 'umdkit';
 import { dashboardCommand } from '../../src/cli/dashboard.js';
 import { failure, fixtureDriver, gone, pidsOf, until, useManagers } from '../manager/harness.js';
+import { needs, onPath, tool } from '../fixtures/requires.js';
 import { useConfigFiles } from './config-files.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing, and CI must run the browser tests`);
+// Found on PATH, as .ci/run looks for it (and installs it when missing).
+const CHROMIUM = onPath('chromium');
+const browserNeed = needs('the dashboard browser tests', [tool('chromium')]);
 
-describe.skipIf(!haveChromium)(`the dashboard in a browser${haveChromium ? '' : ' (skipped: no chromium at /usr/bin/chromium)'}`, () => {
+describe.runIf(browserNeed.run)(`the dashboard in a browser${browserNeed.note}`, () => {
   const env = useManagers();
   const configs = useConfigFiles();
   let profile = '';
