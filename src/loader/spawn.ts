@@ -189,44 +189,49 @@ export async function spawnHandler(loaded: LoadedImage, options: SpawnOptions, s
   if (signal?.aborted) throw abortError();
   const plan = launchPlan(loaded, options);
   const sealed = await loaded.seal();
-  let child: ChildProcessWithoutNullStreams;
+  const devNull = await open('/dev/null', 'r').catch(async (err: unknown) => {
+    await sealed.close();
+    throw spawnFailure(plan, details, err);
+  });
+  let started: Promise<HandlerProcess>;
   try {
-    child = await start(plan, details, sealed.fd);
+    const stdio = handlerStdio(sealed.fd, await inheritableFds(), devNull.fd);
+    const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth };
+    ({ started } = await start(plan, details, stdio, (child) => ({
+      started: new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError),
+    })));
   } finally {
-    await sealed.close(); // the handler holds its own copy of the descriptor
+    // The handler holds its own copies of these descriptors.
+    await Promise.all([sealed.close(), devNull.close()]);
   }
-  const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth };
-  return new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError);
+  return started;
 }
 
 /**
- * Spawns the plan with the image on fd 3; a synchronous spawn failure (ETXTBSY, ENOEXEC...)
- * becomes `SPAWN`.
+ * Spawns the plan with `stdio` (see {@link handlerStdio}) and hands the child to `own` at once, in
+ * the same tick, so its listeners are in place before any event; a synchronous spawn failure
+ * (ETXTBSY, ENOEXEC...) becomes `SPAWN`.
  */
-async function start(plan: LaunchPlan, details: UmdErrorDetails, imageFd: number): Promise<ChildProcessWithoutNullStreams> {
-  const devNull = await open('/dev/null', 'r');
-  try {
-    const stdio = handlerStdio(imageFd, await inheritableFds(), devNull.fd);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return spawn(plan.command, plan.args, {
-          cwd: plan.cwd,
-          env: plan.env,
-          argv0: plan.argv0,
-          stdio,
-          detached: true, // its own process group, so the whole group can be killed
-        }) as ChildProcessWithoutNullStreams;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ETXTBSY' && attempt < TEXT_BUSY_ATTEMPTS) {
-          await sleep(10 * attempt);
-          continue;
-        }
-        throw spawnFailure(plan, details, err);
+async function start<T>(plan: LaunchPlan, details: UmdErrorDetails, stdio: StdioOptions, own: (child: ChildProcessWithoutNullStreams) => T): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(plan.command, plan.args, {
+        cwd: plan.cwd,
+        env: plan.env,
+        argv0: plan.argv0,
+        stdio,
+        detached: true, // its own process group, so the whole group can be killed
+      }) as ChildProcessWithoutNullStreams;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ETXTBSY' && attempt < TEXT_BUSY_ATTEMPTS) {
+        await sleep(10 * attempt);
+        continue;
       }
+      throw spawnFailure(plan, details, err);
     }
-  } finally {
-    await devNull.close();
+    return own(child);
   }
 }
 

@@ -134,7 +134,10 @@ export interface SandboxSettings {
 
 type LayerChoices = Omit<SandboxSettings, 'level' | 'bestEffort' | 'publicKeys'>;
 
-/** What each level turns on. `strict` asks for the unprivileged user only when the parent is root. */
+/**
+ * What each level turns on. `standard` and `strict` ask for the unprivileged user, which takes
+ * effect only when the parent is root (any other parent's handlers already run unprivileged).
+ */
 export const LEVEL_DEFAULTS: Readonly<Record<SandboxLevel, Readonly<LayerChoices>>> = Object.freeze({
   none: Object.freeze({
     permissions: false,
@@ -151,7 +154,8 @@ export const LEVEL_DEFAULTS: Readonly<Record<SandboxLevel, Readonly<LayerChoices
     heapMb: 256,
     limits: Object.freeze({ nofile: 256, nproc: 1024, cpuSeconds: 60 }),
     noNewPrivs: false,
-    user: undefined,
+    // A handler running as root could kill or ptrace the manager: no level is a boundary without this.
+    user: Object.freeze({ kind: 'default' as const }),
     privateNetwork: false,
     pidNamespace: false,
     dieWithParent: true,
