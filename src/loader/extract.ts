@@ -7,14 +7,17 @@ import { driverName } from './driver-name.js';
 import { checkFormat, imageFileName, sha256Hex, type Image } from './image.js';
 import { privateDirName } from './private-dir.js';
 import { runtimeRoot } from './runtime-dir.js';
+import { sealedCopy, type SealedCopy } from './sealed-copy.js';
 import { requireSignature, trustedKeys, type PublicKeyInput } from './signature.js';
 
 /**
  * The kernel's `umd_load_blob`: write an embedded image to a private directory, ready to run.
  *
- * The digest is checked twice: on the bytes in memory before anything is written (a wrong pin
- * never reaches the disk), and on the bytes on disk before every spawn (`verify`), because the
- * file lives on for restarts and anything that can write there could swap it.
+ * The digest is checked on the bytes in memory before anything is written (a wrong pin never
+ * reaches the disk). Handlers never run the extracted file: every spawn runs a fresh unnamed copy
+ * of the verified bytes, hashed through the descriptor the handler receives (`seal`, see
+ * sealed-copy.ts). The extracted file stays as a tripwire: `verify` re-hashes it before every
+ * spawn, so a changed file is reported (`INTEGRITY`) even though it could not have run.
  */
 
 /**
@@ -39,6 +42,11 @@ export interface LoadedImage {
    * mismatch. When loaded with `publicKeys`, also checks the signature over the same bytes.
    */
   verify(): Promise<void>;
+  /**
+   * A fresh unnamed copy of the verified bytes for one spawn: a read-only descriptor, hashed through
+   * itself (`INTEGRITY` on a mismatch). The spawn passes it as the handler's fd 3 and closes it.
+   */
+  seal(): Promise<SealedCopy>;
   /** Removes the directory. Idempotent. */
   unload(): Promise<void>;
 }
@@ -84,7 +92,9 @@ export async function loadImage(name: string, image: Image, options: LoadOptions
   driverName('name', name);
   checkImage(image);
   const keys = options.publicKeys === undefined ? undefined : trustedKeys('options.publicKeys', options.publicKeys);
-  const actual = sha256Hex(image.bytes);
+  // A private copy: what was verified cannot change behind our back if the caller reuses its array.
+  const bytes = new Uint8Array(image.bytes);
+  const actual = sha256Hex(bytes);
   if (actual !== image.sha256) {
     throw new UmdError('INTEGRITY', `image of driver "${name}" does not match its pinned sha256: expected ${image.sha256}, got ${actual}`, {
       driver: name,
@@ -92,18 +102,18 @@ export async function loadImage(name: string, image: Image, options: LoadOptions
       actual,
     });
   }
-  if (keys !== undefined) requireSignature(name, image.bytes, image.signature, keys, 'image');
+  if (keys !== undefined) requireSignature(name, bytes, image.signature, keys, 'image');
   const root = await runtimeRoot({ kind: image.kind, ...(options.root === undefined ? {} : { root: options.root }) });
   const dir = join(root, privateDirName());
   const file = join(dir, imageFileName(name, image));
   try {
     await mkdir(dir, { mode: 0o700 });
-    await writeClosed(file, image.bytes);
+    await writeClosed(file, bytes);
   } catch (cause) {
     await rm(dir, { recursive: true, force: true });
     throw new UmdError('SPAWN', `cannot extract the image of driver "${name}" to ${dir}: ${(cause as Error).message}`, { driver: name }, { cause });
   }
-  return new Extracted(name, dir, file, image, keys);
+  return new Extracted(name, dir, file, image, bytes, keys);
 }
 
 class Extracted implements LoadedImage {
@@ -114,6 +124,7 @@ class Extracted implements LoadedImage {
     readonly dir: string,
     readonly file: string,
     readonly image: Image,
+    private readonly bytes: Uint8Array,
     private readonly keys: readonly KeyObject[] | undefined = undefined,
   ) {}
 
@@ -140,6 +151,13 @@ class Extracted implements LoadedImage {
     if (this.keys !== undefined && bytes !== undefined) {
       requireSignature(this.name, bytes, this.image.signature, this.keys, `extracted image at ${this.file}`);
     }
+  }
+
+  seal(): Promise<SealedCopy> {
+    if (this.removal !== undefined) {
+      return Promise.reject(new UmdError('SPAWN', `the image of driver "${this.name}" was unloaded; load it again`, { driver: this.name }));
+    }
+    return sealedCopy(this.dir, this.bytes, this.image.sha256, this.image.kind, this.name);
   }
 
   unload(): Promise<void> {

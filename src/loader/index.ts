@@ -16,6 +16,8 @@ export { loadImage, type LoadedImage, type LoadOptions } from './extract.js';
 export { sweepStale } from './sweep.js';
 export { launchPlan, scrubbedEnv, INHERITED_ENV, type LaunchPlan, type LaunchHook } from './launch-plan.js';
 export { signalGroup } from './process-group.js';
+export { IMAGE_FD, IMAGE_PATH, type SealedCopy } from './sealed-copy.js';
+export { inheritableFds } from './inherited-fds.js';
 export { StderrLines, STDERR_TAIL_LINES, STDERR_LINE_CHARS } from './stderr-log.js';
 export { spawnHandler, type SpawnOptions, type HandlerProcess, type HandlerExit, type LogLine } from './spawn.js';
 export { driverModule } from './driver-module.js';

@@ -1,4 +1,5 @@
 import type { LoadedImage } from './extract.js';
+import { IMAGE_PATH } from './sealed-copy.js';
 
 /**
  * What will be executed for a handler, before it is: the sandbox module wraps it (prlimit,
@@ -6,7 +7,7 @@ import type { LoadedImage } from './extract.js';
  *
  * @example
  * ```ts
- * const plan: LaunchPlan = { command: process.execPath, args: ['parser.mjs'], env: { PATH: '/usr/bin' }, cwd: dir, argv0: 'parser' };
+ * const plan: LaunchPlan = { command: process.execPath, args: ['--preserve-symlinks-main', '/proc/self/fd/3'], env: { PATH: '/usr/bin' }, cwd: dir, argv0: 'parser' };
  * ```
  */
 export interface LaunchPlan {
@@ -60,13 +61,31 @@ export function scrubbedEnv(extra: Readonly<Record<string, string>> = {}, parent
 }
 
 /**
- * The plan that runs `loaded` directly: node images with this process's own Node binary, exec
- * images as themselves; then `launch`, when given, rewrites it.
+ * Node flags that make node run the image from its descriptor: keep the path `/proc/self/fd/3` as
+ * it is (resolving the link would name a file that does not exist), and, for an ES module image
+ * (no `.mjs` extension to tell), load it as one where this Node has the flag; later Node versions
+ * detect module syntax themselves.
+ *
+ * @example
+ * ```ts
+ * nodeImageFlags('cjs'); // ['--preserve-symlinks-main']
+ * ```
+ */
+export function nodeImageFlags(format: 'esm' | 'cjs' | undefined, allowed: ReadonlySet<string> = process.allowedNodeEnvironmentFlags): string[] {
+  const flags = ['--preserve-symlinks-main'];
+  if (format !== 'cjs' && allowed.has('--experimental-default-type')) flags.push('--experimental-default-type=module');
+  return flags;
+}
+
+/**
+ * The plan that runs `loaded` from the sealed copy the spawn passes as fd 3 (`/proc/self/fd/3`,
+ * never the extracted file's path): node images with this process's own Node binary, exec images
+ * as themselves; then `launch`, when given, rewrites it.
  *
  * @example
  * ```ts
  * launchPlan(loaded, { args: ['--verbose'] });
- * // { command: process.execPath, args: [loaded.file, '--verbose'], env: {...}, cwd: loaded.dir, argv0: 'parser' }
+ * // { command: process.execPath, args: ['--preserve-symlinks-main', '/proc/self/fd/3', '--verbose'], env: {...}, cwd: loaded.dir, argv0: 'parser' }
  * ```
  */
 export function launchPlan(
@@ -75,7 +94,7 @@ export function launchPlan(
 ): LaunchPlan {
   const args = options.args ?? [];
   const plan: LaunchPlan = loaded.image.kind === 'node'
-    ? { command: process.execPath, args: [loaded.file, ...args], env: scrubbedEnv(options.env), cwd: loaded.dir, argv0: loaded.name }
-    : { command: loaded.file, args: [...args], env: scrubbedEnv(options.env), cwd: loaded.dir, argv0: loaded.name };
+    ? { command: process.execPath, args: [...nodeImageFlags(loaded.image.format), IMAGE_PATH, ...args], env: scrubbedEnv(options.env), cwd: loaded.dir, argv0: loaded.name }
+    : { command: IMAGE_PATH, args: [...args], env: scrubbedEnv(options.env), cwd: loaded.dir, argv0: loaded.name };
   return options.launch === undefined ? plan : options.launch(plan);
 }

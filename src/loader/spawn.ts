@@ -1,4 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UmdError, type UmdErrorDetails } from '../errors.js';
 import {
@@ -15,8 +16,10 @@ import {
 } from '../protocol/index.js';
 import { nonNegativeInteger, positiveInteger } from '../util/options.js';
 import type { LoadedImage } from './extract.js';
+import { inheritableFds } from './inherited-fds.js';
 import { launchPlan, type LaunchHook, type LaunchPlan } from './launch-plan.js';
 import { signalGroup } from './process-group.js';
+import { IMAGE_FD } from './sealed-copy.js';
 import { StderrLines } from './stderr-log.js';
 
 /**
@@ -116,7 +119,11 @@ export interface HandlerProcess {
    * moment later; a frame cut short by an exit is the crash that `exited` reports.
    */
   onFault: ((error: ProtocolError) => void) | undefined;
-  /** Resolves once the process is reaped and its pipes are closed. Never rejects. */
+  /**
+   * Resolves once the process is reaped and its pipes are closed, or {@link EXIT_DRAIN_MS} after
+   * its exit when something it started still holds them open (they are then closed on our side).
+   * Never rejects.
+   */
   readonly exited: Promise<HandlerExit>;
   /** False once the process has exited. */
   readonly alive: boolean;
@@ -138,12 +145,22 @@ export interface HandlerProcess {
  */
 const CUT_FRAME_VERDICT_MS = 250;
 
+/**
+ * How long after a handler's exit its pipes may stay open before they are closed on our side. A
+ * process that escaped the kill (outside any PID namespace) can hold the handler's stdout open
+ * forever; the exit, not the pipe's end, is what settles the handler. This long lets the last
+ * stderr lines of an ordinary crash arrive first.
+ */
+const EXIT_DRAIN_MS = 250;
+
 /** Attempts when exec fails with ETXTBSY: another thread's fork can briefly hold a write descriptor. */
 const TEXT_BUSY_ATTEMPTS = 5;
 
 /**
- * Verifies the image on disk, starts the handler (own process group, scrubbed environment, cwd
- * its private directory, argv[0] the driver name) and waits for a valid `hello`.
+ * Verifies the image on disk (a tripwire), seals a fresh copy of the verified bytes, starts the
+ * handler from that copy (fd 3; own process group, scrubbed environment, cwd its private
+ * directory, argv[0] the driver name, no other descriptor of this process) and waits for a valid
+ * `hello`.
  *
  * Rejects with `INTEGRITY` (nothing spawned), `SPAWN` (the OS refused, no hello within
  * `startTimeoutMs`, or an exit during the handshake: exit code, signal and stderr tail in
@@ -171,22 +188,41 @@ export async function spawnHandler(loaded: LoadedImage, options: SpawnOptions, s
   await loaded.verify();
   if (signal?.aborted) throw abortError();
   const plan = launchPlan(loaded, options);
-  const child = await start(plan, details);
-  const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth };
-  return new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError);
+  const sealed = await loaded.seal();
+  const devNull = await open('/dev/null', 'r').catch(async (err: unknown) => {
+    await sealed.close();
+    throw spawnFailure(plan, details, err);
+  });
+  let started: Promise<HandlerProcess>;
+  try {
+    const stdio = handlerStdio(sealed.fd, await inheritableFds(), devNull.fd);
+    const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth };
+    ({ started } = await start(plan, details, stdio, (child) => ({
+      started: new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError),
+    })));
+  } finally {
+    // The handler holds its own copies of these descriptors.
+    await Promise.all([sealed.close(), devNull.close()]);
+  }
+  return started;
 }
 
-/** Spawns the plan; a synchronous spawn failure (ETXTBSY, ENOEXEC...) becomes `SPAWN`. */
-async function start(plan: LaunchPlan, details: UmdErrorDetails): Promise<ChildProcessWithoutNullStreams> {
+/**
+ * Spawns the plan with `stdio` (see {@link handlerStdio}) and hands the child to `own` at once, in
+ * the same tick, so its listeners are in place before any event; a synchronous spawn failure
+ * (ETXTBSY, ENOEXEC...) becomes `SPAWN`.
+ */
+async function start<T>(plan: LaunchPlan, details: UmdErrorDetails, stdio: StdioOptions, own: (child: ChildProcessWithoutNullStreams) => T): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    let child: ChildProcessWithoutNullStreams;
     try {
-      return spawn(plan.command, plan.args, {
+      child = spawn(plan.command, plan.args, {
         cwd: plan.cwd,
         env: plan.env,
         argv0: plan.argv0,
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio,
         detached: true, // its own process group, so the whole group can be killed
-      });
+      }) as ChildProcessWithoutNullStreams;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ETXTBSY' && attempt < TEXT_BUSY_ATTEMPTS) {
@@ -195,7 +231,23 @@ async function start(plan: LaunchPlan, details: UmdErrorDetails): Promise<ChildP
       }
       throw spawnFailure(plan, details, err);
     }
+    return own(child);
   }
+}
+
+/**
+ * The child's descriptors: 0-2 the frame pipes and the log, 3 the image, and every descriptor this
+ * process would otherwise pass on (held without close-on-exec) covered by /dev/null: libuv leaves
+ * such descriptors open in the child, so each is overwritten instead.
+ */
+function handlerStdio(imageFd: number, inheritable: readonly number[], devNull: number): StdioOptions {
+  const stdio: (number | 'pipe' | 'ignore')[] = ['pipe', 'pipe', 'pipe', imageFd];
+  for (const fd of inheritable) {
+    if (fd <= IMAGE_FD) continue;
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = devNull;
+  }
+  return stdio;
 }
 
 function spawnFailure(plan: LaunchPlan, details: UmdErrorDetails, err: unknown): UmdError {
@@ -282,6 +334,14 @@ class Handler implements HandlerProcess {
         this.running = false;
         resolve({ code: exitCode, signal: exitSignal, stderrTail: this.log.tail() });
       });
+    });
+    // Settled by the exit, never by the pipes alone: whatever still holds them open after the
+    // drain is cut off here, which lets 'close' come.
+    child.once('exit', () => {
+      const drain = setTimeout(() => {
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+      }, EXIT_DRAIN_MS);
+      child.once('close', () => clearTimeout(drain));
     });
     // An 'error' without a listener would throw in the manager: every stream gets one.
     child.on('error', (err) => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ownerPidOf } from './private-dir.js';
@@ -6,6 +7,7 @@ import { ROOT_NAME, runtimeBases } from './runtime-dir.js';
 /**
  * Removes the private directories whose owning parent died without unloading (SIGKILL, OOM,
  * power loss of a tmpfs-less host): `umdkit-<pid>-*` where `<pid>` is no longer a live process.
+ * A zombie (dead, not yet reaped by its own parent) counts as dead.
  * Directories of live pids (this process included) are never touched. Returns the removed paths.
  *
  * Without `root`, sweeps `<base>/umdkit` of every base `runtimeRoot` may choose.
@@ -40,12 +42,26 @@ export async function sweepStale(root?: string): Promise<string[]> {
   return removed;
 }
 
-/** Signal 0 checks for existence only; EPERM means it exists but belongs to someone else. */
+/**
+ * Signal 0 checks for existence only; EPERM means it exists but belongs to someone else. A zombie
+ * exists too, but it is dead: its state in `/proc/<pid>/stat` (the field after the parenthesised
+ * name, which may itself hold spaces and parentheses) is `Z`.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false; // no /proc (not Linux), or it went away just now: the next sweep decides
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
 }

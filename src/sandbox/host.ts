@@ -10,8 +10,12 @@ import { delimiter, isAbsolute, join } from 'node:path';
  * hand it fake hosts.
  */
 
-/** The external tools the OS layers use (all from util-linux). */
-export const SANDBOX_TOOLS = ['prlimit', 'unshare', 'setpriv'] as const;
+/**
+ * The external tools the OS layers use: util-linux's, and coreutils' `timeout`, the waiting parent
+ * of a PID namespace (it re-raises the signal that killed the handler, so the exit is reported as
+ * it happened; `unshare --fork` of util-linux 2.38 reports a SIGKILL as exit code 1).
+ */
+export const SANDBOX_TOOLS = ['prlimit', 'unshare', 'setpriv', 'timeout'] as const;
 /** One of {@link SANDBOX_TOOLS}. */
 export type SandboxTool = (typeof SANDBOX_TOOLS)[number];
 
@@ -28,8 +32,9 @@ export interface UserIds {
  * ```ts
  * const fake: SandboxHost = {
  *   isRoot: true, uid: 0, gid: 0,
- *   tools: { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' },
+ *   tools: { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv', timeout: '/usr/bin/timeout' },
  *   network: { ok: true, unshareArgs: ['--net'] },
+ *   pidns: { ok: true, unshareArgs: ['--pid'] },
  *   node: { version: 'v20.20.2', permissionFlag: '--experimental-permission', flags: ['--disable-warning'] },
  *   users: { nobody: { uid: 65534, gid: 65534 } },
  * };
@@ -44,6 +49,8 @@ export interface SandboxHost {
   tools: Partial<Record<SandboxTool, string>>;
   /** Whether a private network namespace works here, and the `unshare` arguments that make one. */
   network: { ok: true; unshareArgs: readonly string[] } | { ok: false; why: string };
+  /** Whether a private PID namespace works here, and the `unshare` arguments that make one. */
+  pidns: { ok: true; unshareArgs: readonly string[] } | { ok: false; why: string };
   node: {
     /** `process.version` of the Node that runs node images (this one). */
     version: string;
@@ -133,11 +140,28 @@ const PROBE_TIMEOUT_MS = 5000;
  * ```
  */
 export async function probeNetwork(unshare: string | undefined, isRoot: boolean): Promise<SandboxHost['network']> {
+  return probeNamespace(unshare, isRoot, '--net', []);
+}
+
+/**
+ * Like {@link probeNetwork}, for a PID namespace (`--pid`, run with `--fork` the way a handler's
+ * waiting parent forks its init).
+ *
+ * @example
+ * ```ts
+ * await probePidNamespace('/usr/bin/unshare', true); // { ok: true, unshareArgs: ['--pid'] }
+ * ```
+ */
+export async function probePidNamespace(unshare: string | undefined, isRoot: boolean): Promise<SandboxHost['pidns']> {
+  return probeNamespace(unshare, isRoot, '--pid', ['--fork']);
+}
+
+async function probeNamespace(unshare: string | undefined, isRoot: boolean, flag: string, extra: string[]): Promise<SandboxHost['network']> {
   if (unshare === undefined) return { ok: false, why: 'unshare is not on PATH (install util-linux)' };
-  const candidates = isRoot ? [['--net']] : [['--user', '--map-current-user', '--net'], ['--user', '--map-root-user', '--net']];
+  const candidates = isRoot ? [[flag]] : [['--user', '--map-current-user', flag], ['--user', '--map-root-user', flag]];
   let why = '';
   for (const args of candidates) {
-    const failure = await run(unshare, [...args, '--', process.execPath, '--version']);
+    const failure = await run(unshare, [...args, ...extra, '--', process.execPath, '--version']);
     if (failure === undefined) return { ok: true, unshareArgs: args };
     why = `\`unshare ${args.join(' ')}\` fails here: ${failure}`;
   }
@@ -154,13 +178,14 @@ function run(command: string, args: string[]): Promise<string | undefined> {
   });
 }
 
-let basics: Promise<Omit<SandboxHost, 'network'>> | undefined;
+let basics: Promise<Omit<SandboxHost, 'network' | 'pidns'>> | undefined;
 let network: Promise<SandboxHost['network']> | undefined;
+let pidns: Promise<SandboxHost['pidns']> | undefined;
 
 /**
- * Probes this host (once per process; later calls return the cached answer). The network probe
- * runs a short `unshare` command, so it is only done when `network` is asked for; otherwise
- * `network` says it was not probed.
+ * Probes this host (once per process; later calls return the cached answer). The namespace probes
+ * run a short `unshare` command each, so they are only done when `network` / `pidns` is asked
+ * for; otherwise the answer says it was not probed.
  *
  * @example
  * ```ts
@@ -168,15 +193,20 @@ let network: Promise<SandboxHost['network']> | undefined;
  * if (!host.network.ok) console.warn(host.network.why);
  * ```
  */
-export async function probeHost(options: { network?: boolean } = {}): Promise<SandboxHost> {
+export async function probeHost(options: { network?: boolean; pidns?: boolean } = {}): Promise<SandboxHost> {
   basics ??= probeBasics();
   const base = await basics;
-  if (options.network !== true) return { ...base, network: { ok: false, why: 'not probed' } };
-  network ??= probeNetwork(base.tools.unshare, base.isRoot);
-  return { ...base, network: await network };
+  const notProbed = { ok: false, why: 'not probed' } as const;
+  if (options.network === true) network ??= probeNetwork(base.tools.unshare, base.isRoot);
+  if (options.pidns === true) pidns ??= probePidNamespace(base.tools.unshare, base.isRoot);
+  return {
+    ...base,
+    network: options.network === true ? await network! : notProbed,
+    pidns: options.pidns === true ? await pidns! : notProbed,
+  };
 }
 
-async function probeBasics(): Promise<Omit<SandboxHost, 'network'>> {
+async function probeBasics(): Promise<Omit<SandboxHost, 'network' | 'pidns'>> {
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
   const tools: Partial<Record<SandboxTool, string>> = {};

@@ -30,6 +30,7 @@ export {
 export {
   probeHost,
   probeNetwork,
+  probePidNamespace,
   findTool,
   parsePasswd,
   nodePermissionFlag,

@@ -1,6 +1,6 @@
-import { basename } from 'node:path';
 import { UmdError } from '../errors.js';
 import { INHERITED_ENV, type LaunchHook, type LaunchPlan } from '../loader/launch-plan.js';
+import { IMAGE_PATH } from '../loader/sealed-copy.js';
 import type { SandboxHost, UserIds } from './host.js';
 import { SANDBOX_LAYERS, type LayerName, type SandboxSettings, type UserRequest } from './settings.js';
 
@@ -12,11 +12,23 @@ import { SANDBOX_LAYERS, type LayerName, type SandboxSettings, type UserRequest 
  * The wrapped command, outermost first (each tool execs the next in the same process, so the pid,
  * the process group and the pipes stay the handler's):
  *
- *   unshare <netns args> -- prlimit <limits> -- setpriv <nnp, uid> -- node <flags> <image> | <exec image>
+ *   unshare <netns args> -- prlimit <limits> -- setpriv <nnp, uid, pdeathsig> -- node <flags> /proc/self/fd/3 | /proc/self/fd/3
  *
- * `unshare` comes first because creating a network namespace needs root (or, as another user, a
- * user namespace), which `setpriv` gives up; `prlimit` runs inside the namespace so that, in a
- * user namespace, RLIMIT_NPROC counts the handler's own processes only.
+ * With a PID namespace (`pidns`) one process waits outside it, and the handler is its init:
+ *
+ *   unshare <netns, pidns args> -- setpriv --pdeathsig KILL -- timeout --foreground 0 --
+ *     prlimit <limits> -- setpriv <nnp, uid> --pdeathsig KILL -- <handler>
+ *
+ * `timeout` (no time limit) forks the handler into the new namespace, waits, and dies the way the
+ * handler died (same exit code or signal), so the manager sees the handler's own exit. The handler
+ * dies with it (parent-death signal), and when the handler (the namespace's init) dies, the kernel
+ * kills every process left in the namespace: no grandchild can outlive it, whatever session or
+ * group it moved to.
+ *
+ * `unshare` comes first because creating a namespace needs root (or, as another user, a user
+ * namespace), which `setpriv` gives up; `prlimit` runs inside the namespace so that, in a user
+ * namespace, RLIMIT_NPROC counts the handler's own processes only. `setpriv` sets the parent-death
+ * signal after the uid change (which would clear it).
  */
 
 /** The image a sandbox is planned for: its kind, private directory and file (from `LoadedImage`). */
@@ -77,8 +89,6 @@ export interface SandboxPlan {
   share: { gid: number } | undefined;
 }
 
-/** Path prefix that reaches the cwd without walking (and so without search permission on) its parents. */
-const CWD_LINK = '/proc/self/cwd';
 /** Default unprivileged user when /etc/passwd has no `nobody`. */
 const NOBODY: UserIds = { uid: 65534, gid: 65534 };
 
@@ -128,11 +138,9 @@ export function planSandbox(settings: SandboxSettings, host: SandboxHost, target
   else if (host.tools.setpriv === undefined) missing('noNewPrivs', 'setpriv is not on PATH (install util-linux)');
   else on('noNewPrivs', 'no_new_privs: exec cannot gain privileges (setuid, file capabilities)');
 
-  // The handler's user cannot walk the (parent-only) path to its directory: it reaches its image
-  // through its cwd, which the parent entered before dropping privileges.
-  const viaCwd = drop !== undefined;
-  const mainPath = viaCwd ? `${CWD_LINK}/${basename(target.file)}` : target.file;
-  const readable = viaCwd ? mainPath : target.dir;
+  // The handler runs its image from fd 3 (a sealed copy; see loader/sealed-copy.ts): that path is
+  // all it needs to read, whoever it runs as.
+  const readable = IMAGE_PATH;
 
   if (!settings.permissions) off('permissions');
   else if (!node) off('permissions', notNode);
@@ -153,6 +161,16 @@ export function planSandbox(settings: SandboxSettings, host: SandboxHost, target
   if (!settings.privateNetwork) off('netns');
   else if (!host.network.ok) missing('netns', host.network.why);
   else on('netns', `private network namespace (unshare ${host.network.unshareArgs.join(' ')})`);
+
+  if (!settings.pidNamespace) off('pidns');
+  else if (!host.pidns.ok) missing('pidns', host.pidns.why);
+  else if (host.tools.setpriv === undefined) missing('pidns', 'setpriv is not on PATH (install util-linux)');
+  else if (host.tools.timeout === undefined) missing('pidns', 'timeout is not on PATH (install coreutils)');
+  else on('pidns', `private PID namespace, the handler its init (unshare ${host.pidns.unshareArgs.join(' ')}): all it starts dies with it`);
+
+  if (!settings.dieWithParent) off('parentDeath');
+  else if (host.tools.setpriv === undefined) missing('parentDeath', 'setpriv is not on PATH (install util-linux)');
+  else on('parentDeath', 'parent-death signal SIGKILL: the handler dies with the manager');
 
   on('env', `only ${INHERITED_ENV.join(', ')} and the driver's env are passed`);
   on('cwd', drop === undefined ? 'private directory (0700)' : `private directory (0710, group ${drop.gid}: the handler's user can enter it, nobody else)`);
@@ -178,19 +196,27 @@ export function planSandbox(settings: SandboxSettings, host: SandboxHost, target
       nodeFlags.push('--disable-warning=ExperimentalWarning'); // one line of noise in every handler log
     }
   }
-  if (node && viaCwd) nodeFlags.push('--preserve-symlinks-main'); // keep the /proc/self/cwd path: no walk up from /
   if (node && isOn('heap')) nodeFlags.push(`--max-old-space-size=${settings.heapMb}`);
 
+  const pidNamespace = isOn('pidns');
   const setpriv: string[] = [];
   if (isOn('noNewPrivs')) setpriv.push('--no-new-privs');
   if (drop !== undefined) setpriv.push(`--reuid=${drop.uid}`, `--regid=${drop.gid}`, '--clear-groups');
+  // In a PID namespace the handler's parent is the waiting `timeout`: it must die with that one.
+  if (pidNamespace || isOn('parentDeath')) setpriv.push('--pdeathsig', 'KILL');
   const prlimit = isOn('limits') && limits !== undefined ? prlimitArgs(limits) : [];
-  const unshare = isOn('netns') && host.network.ok ? [...host.network.unshareArgs] : [];
+  // Each tool's arguments end with `--` before the command it runs, except timeout's: its duration comes last.
   const wrappers: [string | undefined, string[]][] = [
-    [host.tools.setpriv, setpriv],
-    [host.tools.prlimit, prlimit],
-    [host.tools.unshare, unshare],
+    [host.tools.setpriv, setpriv.length === 0 ? [] : [...setpriv, '--']],
+    [host.tools.prlimit, prlimit.length === 0 ? [] : [...prlimit, '--']],
   ];
+  if (pidNamespace) {
+    wrappers.push([host.tools.timeout, ['--foreground', '--', '0']]);
+    // The waiting parent dies with the manager only under parentDeath; it always carries the handler with it.
+    if (isOn('parentDeath')) wrappers.push([host.tools.setpriv, ['--pdeathsig', 'KILL', '--']]);
+  }
+  const unshare = namespaceArgs(isOn('netns') && host.network.ok ? host.network.unshareArgs : [], pidNamespace && host.pidns.ok ? host.pidns.unshareArgs : []);
+  wrappers.push([host.tools.unshare, unshare.length === 0 ? [] : [...unshare, '--']]);
 
   const wrap: LaunchHook = (plan: LaunchPlan): LaunchPlan => {
     if (plan.cwd !== target.dir) {
@@ -199,21 +225,22 @@ export function planSandbox(settings: SandboxSettings, host: SandboxHost, target
     let command: string;
     let args: string[];
     if (node) {
-      if (plan.args[0] !== target.file) {
-        throw new UmdError('SANDBOX', `the launch plan does not run the image ${target.file} (args: ${JSON.stringify(plan.args)})`, { layer: 'permissions' });
+      const main = plan.args.indexOf(IMAGE_PATH);
+      if (main < 0 || !plan.args.slice(0, main).every((arg) => arg.startsWith('--'))) {
+        throw new UmdError('SANDBOX', `the launch plan does not run the image from ${IMAGE_PATH} (args: ${JSON.stringify(plan.args)})`, { layer: 'permissions' });
       }
       command = plan.command;
-      args = [...nodeFlags, mainPath, ...plan.args.slice(1)];
+      args = [...nodeFlags, ...plan.args];
     } else {
-      if (plan.command !== target.file) {
-        throw new UmdError('SANDBOX', `the launch plan runs ${plan.command}, not the image ${target.file}`, { layer: 'cwd' });
+      if (plan.command !== IMAGE_PATH) {
+        throw new UmdError('SANDBOX', `the launch plan runs ${plan.command}, not the image from ${IMAGE_PATH}`, { layer: 'cwd' });
       }
-      command = viaCwd ? `./${basename(target.file)}` : plan.command;
+      command = plan.command;
       args = [...plan.args];
     }
     for (const [tool, toolArgs] of wrappers) {
       if (toolArgs.length === 0 || tool === undefined) continue;
-      args = [...toolArgs, '--', command, ...args];
+      args = [...toolArgs, command, ...args];
       command = tool;
     }
     return { ...plan, command, args, env: { ...plan.env } };
@@ -226,6 +253,16 @@ export function planSandbox(settings: SandboxSettings, host: SandboxHost, target
     dropped: layers.filter((l) => l.state === 'dropped').map((l) => ({ layer: l.layer, why: l.why! })),
     share: drop === undefined ? undefined : { gid: drop.gid },
   };
+}
+
+/**
+ * One `unshare` argument list for both namespaces: the user-namespace part once (from whichever
+ * probe needed one), then `--net` and/or `--pid`.
+ */
+function namespaceArgs(net: readonly string[], pid: readonly string[]): string[] {
+  const userPart = (args: readonly string[]) => args.filter((arg) => arg === '--user' || arg.startsWith('--map-'));
+  const user = userPart(net).length > 0 ? userPart(net) : userPart(pid);
+  return [...user, ...(net.includes('--net') ? ['--net'] : []), ...(pid.includes('--pid') ? ['--pid'] : [])];
 }
 
 /** uid/gid of a user request, or why it cannot be had here. */

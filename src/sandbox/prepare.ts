@@ -52,7 +52,7 @@ export interface PreparedSandbox {
  */
 export async function prepareSandbox(option: unknown, target: SandboxTarget, options: { host?: SandboxHost } = {}): Promise<PreparedSandbox> {
   const settings = sandboxSettings(option);
-  const host = options.host ?? (await probeHost({ network: settings.privateNetwork }));
+  const host = options.host ?? (await probeHost({ network: settings.privateNetwork, pidns: settings.pidNamespace }));
   const plan = planSandbox(settings, host, target);
   if (plan.share !== undefined) await share(target, plan.share.gid, host.uid);
   return {

@@ -23,8 +23,12 @@ export type SandboxLevel = (typeof SANDBOX_LEVELS)[number];
  * - `noNewPrivs`: `setpriv --no-new-privs`: no privilege gain through exec (setuid binaries, file caps).
  * - `user`: an unprivileged uid/gid, supplementary groups cleared (only possible from root).
  * - `netns`: a private network namespace (no interfaces but a down loopback).
+ * - `pidns`: a private PID namespace whose init is the handler: every process it starts, in any
+ *   session or group, dies with it.
+ * - `parentDeath`: the parent-death signal (SIGKILL): the handler dies with the manager, even one
+ *   killed with SIGKILL, and even if it ignores the end of its input.
  */
-export const SANDBOX_LAYERS = ['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', 'user', 'netns'] as const;
+export const SANDBOX_LAYERS = ['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', 'user', 'netns', 'pidns', 'parentDeath'] as const;
 /** One of {@link SANDBOX_LAYERS}. */
 export type LayerName = (typeof SANDBOX_LAYERS)[number];
 
@@ -82,6 +86,10 @@ export interface SandboxOptions {
   user?: SandboxUser | false;
   /** May the handler use the host's network? `false` = a private network namespace (the `netns` layer). */
   network?: boolean;
+  /** A private PID namespace: everything the handler starts dies with it (the `pidns` layer). */
+  pidNamespace?: boolean;
+  /** The handler dies with the manager (the `parentDeath` layer). */
+  dieWithParent?: boolean;
   /** A layer this host cannot provide is dropped and reported instead of failing the start. */
   bestEffort?: boolean;
   /** Require the image to be signed (ed25519) by one of these public keys; pass them to `loadImage`. */
@@ -116,22 +124,41 @@ export interface SandboxSettings {
   readonly user: UserRequest | undefined;
   /** The `netns` layer. */
   readonly privateNetwork: boolean;
+  /** The `pidns` layer. */
+  readonly pidNamespace: boolean;
+  /** The `parentDeath` layer. */
+  readonly dieWithParent: boolean;
   readonly bestEffort: boolean;
   readonly publicKeys: readonly KeyObject[] | undefined;
 }
 
 type LayerChoices = Omit<SandboxSettings, 'level' | 'bestEffort' | 'publicKeys'>;
 
-/** What each level turns on. `strict` asks for the unprivileged user only when the parent is root. */
+/**
+ * What each level turns on. `standard` and `strict` ask for the unprivileged user, which takes
+ * effect only when the parent is root (any other parent's handlers already run unprivileged).
+ */
 export const LEVEL_DEFAULTS: Readonly<Record<SandboxLevel, Readonly<LayerChoices>>> = Object.freeze({
-  none: Object.freeze({ permissions: false, heapMb: undefined, limits: undefined, noNewPrivs: false, user: undefined, privateNetwork: false }),
+  none: Object.freeze({
+    permissions: false,
+    heapMb: undefined,
+    limits: undefined,
+    noNewPrivs: false,
+    user: undefined,
+    privateNetwork: false,
+    pidNamespace: false,
+    dieWithParent: false,
+  }),
   standard: Object.freeze({
     permissions: true,
     heapMb: 256,
     limits: Object.freeze({ nofile: 256, nproc: 1024, cpuSeconds: 60 }),
     noNewPrivs: false,
-    user: undefined,
+    // A handler running as root could kill or ptrace the manager: no level is a boundary without this.
+    user: Object.freeze({ kind: 'default' as const }),
     privateNetwork: false,
+    pidNamespace: false,
+    dieWithParent: true,
   }),
   strict: Object.freeze({
     permissions: true,
@@ -140,10 +167,14 @@ export const LEVEL_DEFAULTS: Readonly<Record<SandboxLevel, Readonly<LayerChoices
     noNewPrivs: true,
     user: Object.freeze({ kind: 'default' as const }),
     privateNetwork: true,
+    pidNamespace: true,
+    dieWithParent: true,
   }),
 });
 
-const OPTION_KEYS = ['level', 'permissions', 'heapMb', 'limits', 'noNewPrivs', 'user', 'network', 'bestEffort', 'publicKeys'] as const;
+const OPTION_KEYS = [
+  'level', 'permissions', 'heapMb', 'limits', 'noNewPrivs', 'user', 'network', 'pidNamespace', 'dieWithParent', 'bestEffort', 'publicKeys',
+] as const;
 const LIMIT_KEYS = ['nofile', 'nproc', 'cpuSeconds'] as const;
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 /** Largest value accepted for a limit: far above any sane setting, below every kernel maximum. */
@@ -186,6 +217,8 @@ export function sandboxSettings(value: unknown, path = 'options.sandbox'): Sandb
     noNewPrivs: o.noNewPrivs === undefined ? base.noNewPrivs : boolean(`${path}.noNewPrivs`, o.noNewPrivs),
     user: o.user === undefined ? base.user : user(`${path}.user`, o.user),
     privateNetwork: o.network === undefined ? base.privateNetwork : !boolean(`${path}.network`, o.network),
+    pidNamespace: o.pidNamespace === undefined ? base.pidNamespace : boolean(`${path}.pidNamespace`, o.pidNamespace),
+    dieWithParent: o.dieWithParent === undefined ? base.dieWithParent : boolean(`${path}.dieWithParent`, o.dieWithParent),
   };
   const bestEffort = o.bestEffort === undefined ? false : boolean(`${path}.bestEffort`, o.bestEffort);
   const keys = o.publicKeys === undefined ? undefined : trustedKeys(`${path}.publicKeys`, o.publicKeys);

@@ -76,7 +76,8 @@ function openControl() {
 const startFaults = await openControl();
 let swallowHello = startFaults.some((f) => f.fault === 'noHello');
 
-const child = spawn(command, args, { cwd: process.cwd(), env: process.env, argv0, stdio: ['pipe', 'pipe', 'inherit'] });
+// fd 3 is the handler's image (a sealed copy, run as /proc/self/fd/3): pass it on.
+const child = spawn(command, args, { cwd: process.cwd(), env: process.env, argv0, stdio: ['pipe', 'pipe', 'inherit', 3] });
 child.on('error', (err) => {
   log('cannot start the handler: ' + err.message);
   process.exit(127);

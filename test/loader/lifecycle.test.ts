@@ -49,7 +49,8 @@ describe('pack → load → spawn → hello → request → bye → exit → unl
         onLog: (line: LogLine) => logs.push(line),
         launch: (plan: { command: string; args: string[]; env: Record<string, string>; cwd: string; argv0: string }) => ({
           ...plan,
-          args: ['--eval', `process.stderr.write(JSON.stringify({ cwd: process.cwd(), argv0: process.argv0, env: process.env }) + '\\n'); await import(${JSON.stringify(plan.args[0])})`, '--input-type=module'],
+          // The image is the handler's fd 3 (the plan's last argument): imported without resolving the link.
+          args: ['--preserve-symlinks', '--eval', `process.stderr.write(JSON.stringify({ cwd: process.cwd(), argv0: process.argv0, env: process.env }) + '\\n'); await import(${JSON.stringify(plan.args.at(-1))})`, '--input-type=module'],
         }),
       })));
       await handler.terminate(5000);

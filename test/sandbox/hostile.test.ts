@@ -108,10 +108,11 @@ describe('a hostile handler', () => {
         expect({ mode: dir.mode & 0o777, uid: dir.uid, gid: dir.gid }).toEqual({ mode: 0o710, uid: 0, gid: 65534 });
         expect({ mode: file.mode & 0o777, uid: file.uid, gid: file.gid }).toEqual({ mode: 0o540, uid: 0, gid: 65534 });
       }
-      expect(prepared.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', ...(host.isRoot ? ['user'] : []), 'netns']);
+      expect(prepared.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', ...(host.isRoot ? ['user'] : []), 'netns', 'pidns', 'parentDeath']);
       const who = payload(await call('whoami')) as { uid: number; gid: number; main: string };
       if (host.isRoot) {
-        expect(who).toMatchObject({ uid: 65534, main: '/proc/self/cwd/hostile.cjs' });
+        // Run from the sealed copy on fd 3, never from the extracted file.
+        expect(who).toMatchObject({ uid: 65534, main: '/proc/self/fd/3' });
       } else {
         expect(who.uid).toBe(host.uid);
       }
@@ -212,12 +213,13 @@ describe('a hostile handler', () => {
   });
 
   describe.runIf(canStrict)('under standard', () => {
-    it('has the permission model, heap cap and limits, but keeps the uid and the network', async () => {
+    it('has the permission model, heap cap, limits and parent-death signal, drops root, keeps the network', async () => {
       const tcp = await listener();
       try {
         const { call, prepared } = await start('standard');
-        expect(prepared.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits']);
-        expect((payload(await call('whoami')) as { uid: number }).uid).toBe(host.uid);
+        expect(prepared.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', ...(host.isRoot ? ['user'] : []), 'parentDeath']);
+        // As root the handler runs as nobody: a root handler could kill or ptrace the manager.
+        expect((payload(await call('whoami')) as { uid: number }).uid).toBe(host.isRoot ? 65534 : host.uid);
         expect(denied(await call('read', { path: '/etc/passwd' })).code).toBe('ERR_ACCESS_DENIED');
         expect(denied(await call('spawn')).code).toBe('ERR_ACCESS_DENIED');
         expect(await call('connect', { port: tcp.port })).toMatchObject({ ok: true, p: { connected: true } });

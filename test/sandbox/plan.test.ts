@@ -17,10 +17,12 @@ import {
 const DIR = '/dev/shm/umdkit/umdkit-42-abc';
 const NODE: SandboxTarget = { kind: 'node', dir: DIR, file: `${DIR}/parser.mjs` };
 const EXEC: SandboxTarget = { kind: 'exec', dir: DIR, file: `${DIR}/parser` };
-const NODE_PLAN: LaunchPlan = { command: '/usr/bin/node', args: [NODE.file, '--x'], env: { PATH: '/usr/bin' }, cwd: DIR, argv0: 'parser' };
-const EXEC_PLAN: LaunchPlan = { command: EXEC.file, args: ['--x'], env: { PATH: '/usr/bin' }, cwd: DIR, argv0: 'parser' };
+// Handlers run their image from the sealed copy on fd 3, never from the extracted file.
+const IMAGE = '/proc/self/fd/3';
+const NODE_PLAN: LaunchPlan = { command: '/usr/bin/node', args: ['--preserve-symlinks-main', IMAGE, '--x'], env: { PATH: '/usr/bin' }, cwd: DIR, argv0: 'parser' };
+const EXEC_PLAN: LaunchPlan = { command: IMAGE, args: ['--x'], env: { PATH: '/usr/bin' }, cwd: DIR, argv0: 'parser' };
 
-const TOOLS = { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv' };
+const TOOLS = { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv', timeout: '/usr/bin/timeout' };
 
 function host(over: Partial<SandboxHost> = {}): SandboxHost {
   return {
@@ -29,6 +31,7 @@ function host(over: Partial<SandboxHost> = {}): SandboxHost {
     gid: 0,
     tools: TOOLS,
     network: { ok: true, unshareArgs: ['--net'] },
+    pidns: { ok: true, unshareArgs: ['--pid'] },
     node: { version: 'v20.20.2', permissionFlag: '--experimental-permission', flags: ['--disable-warning'] },
     users: { root: { uid: 0, gid: 0 }, nobody: { uid: 65534, gid: 65534 }, app: { uid: 1000, gid: 1000 } },
     ...over,
@@ -39,6 +42,7 @@ const user = (uid: number): Partial<SandboxHost> => ({
   uid,
   gid: uid,
   network: { ok: true, unshareArgs: ['--user', '--map-current-user', '--net'] },
+  pidns: { ok: true, unshareArgs: ['--user', '--map-current-user', '--pid'] },
 });
 
 function sandboxError(fn: () => unknown): UmdError {
@@ -64,47 +68,69 @@ describe('levels', () => {
     expect(sandboxSettings(undefined)).toMatchObject({ level: 'none', permissions: false, privateNetwork: false });
   });
 
-  it('standard (node, root): permission model reading its directory only, heap 256 MB, prlimit; same uid and network', () => {
+  it('standard (node, root): permission model reading its image only, heap 256 MB, prlimit, nobody, parent-death signal; same network', () => {
     const plan = planSandbox(sandboxSettings('standard'), host(), NODE);
-    expect(plan.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits']);
+    expect(plan.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'user', 'parentDeath']);
     expect(plan.wrap(NODE_PLAN)).toEqual({
       ...NODE_PLAN,
       command: '/usr/bin/prlimit',
       args: [
         '--nofile=256', '--nproc=1024', '--cpu=60:61', '--core=0', '--',
-        '/usr/bin/node', '--experimental-permission', `--allow-fs-read=${DIR}`, '--disable-warning=ExperimentalWarning',
-        '--max-old-space-size=256', NODE.file, '--x',
+        '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--pdeathsig', 'KILL', '--',
+        '/usr/bin/node', '--experimental-permission', `--allow-fs-read=${IMAGE}`, '--disable-warning=ExperimentalWarning',
+        '--max-old-space-size=256', '--preserve-symlinks-main', IMAGE, '--x',
       ],
     });
     const limits = plan.layers.find((l) => l.layer === 'limits')!;
-    expect(limits.detail).toMatch(/nproc=1024 \(not enforced: the handler runs as root/);
+    expect(limits.detail).toMatch(/nproc=1024 \(shared by every process of uid 65534/);
+    // Without the user layer a root handler is exempt from nproc, and says so.
+    const asRoot = planSandbox(sandboxSettings({ level: 'standard', user: false }), host(), NODE);
+    expect(asRoot.layers.find((l) => l.layer === 'limits')!.detail).toMatch(/nproc=1024 \(not enforced: the handler runs as root/);
   });
 
-  it('strict (node, root): netns, then limits, then no_new_privs + nobody; the image reached through its cwd', () => {
+  it('strict (node, root): net+pid namespaces, the waiting parent, limits, then no_new_privs + nobody + parent-death signal', () => {
     const plan = planSandbox(sandboxSettings('strict'), host(), NODE);
-    expect(plan.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', 'user', 'netns']);
+    expect(plan.inForce).toEqual(['env', 'cwd', 'permissions', 'heap', 'limits', 'noNewPrivs', 'user', 'netns', 'pidns', 'parentDeath']);
     expect(plan.share).toEqual({ gid: 65534 });
-    const main = '/proc/self/cwd/parser.mjs';
     expect(plan.wrap(NODE_PLAN)).toEqual({
       ...NODE_PLAN,
       command: '/usr/bin/unshare',
       args: [
-        '--net', '--',
+        '--net', '--pid', '--',
+        '/usr/bin/setpriv', '--pdeathsig', 'KILL', '--',
+        '/usr/bin/timeout', '--foreground', '--', '0',
         '/usr/bin/prlimit', '--nofile=64', '--nproc=256', '--cpu=10:11', '--core=0', '--',
-        '/usr/bin/setpriv', '--no-new-privs', '--reuid=65534', '--regid=65534', '--clear-groups', '--',
-        '/usr/bin/node', '--experimental-permission', `--allow-fs-read=${main}`, '--disable-warning=ExperimentalWarning',
-        '--preserve-symlinks-main', '--max-old-space-size=128', main, '--x',
+        '/usr/bin/setpriv', '--no-new-privs', '--reuid=65534', '--regid=65534', '--clear-groups', '--pdeathsig', 'KILL', '--',
+        '/usr/bin/node', '--experimental-permission', `--allow-fs-read=${IMAGE}`, '--disable-warning=ExperimentalWarning',
+        '--max-old-space-size=128', '--preserve-symlinks-main', IMAGE, '--x',
       ],
     });
   });
 
-  it('strict (exec, root): the same OS layers, no Node flags; the image run relative to its cwd', () => {
+  it('a PID namespace without parentDeath: the handler still dies with its waiting parent, which does not die with the manager', () => {
+    const wrapped = planSandbox(sandboxSettings({ pidNamespace: true }), host(), EXEC).wrap(EXEC_PLAN);
+    expect([wrapped.command, ...wrapped.args]).toEqual([
+      '/usr/bin/unshare', '--pid', '--', '/usr/bin/timeout', '--foreground', '--', '0', '/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', IMAGE, '--x',
+    ]);
+  });
+
+  it('pidns needs the namespace, setpriv and timeout', () => {
+    const noTimeout = sandboxError(() => planSandbox(sandboxSettings({ pidNamespace: true }), host({ tools: { ...TOOLS, timeout: undefined } }), EXEC));
+    expect(noTimeout.message).toMatch(/"pidns" \(timeout is not on PATH/);
+    const noNamespace = sandboxError(() => planSandbox(sandboxSettings({ pidNamespace: true }), host({ pidns: { ok: false, why: 'unshare --pid fails here' } }), EXEC));
+    expect(noNamespace.message).toMatch(/"pidns" \(unshare --pid fails here\)/);
+    const dropped = planSandbox(sandboxSettings({ pidNamespace: true, bestEffort: true }), host({ pidns: { ok: false, why: 'no' } }), EXEC);
+    expect(dropped.dropped).toEqual([{ layer: 'pidns', why: 'no' }]);
+    expect(dropped.wrap(EXEC_PLAN)).toEqual(EXEC_PLAN);
+  });
+
+  it('strict (exec, root): the same OS layers, no Node flags; the image run from its descriptor', () => {
     const plan = planSandbox(sandboxSettings('strict'), host(), EXEC);
     expect(states(plan.layers)).toMatchObject({ permissions: 'off', heap: 'off', limits: 'on', user: 'on', netns: 'on' });
     expect(plan.layers.find((l) => l.layer === 'permissions')!.why).toMatch(/not a node image/);
     const wrapped = plan.wrap(EXEC_PLAN);
     expect(wrapped.command).toBe('/usr/bin/unshare');
-    expect(wrapped.args.slice(-8)).toEqual(['/usr/bin/setpriv', '--no-new-privs', '--reuid=65534', '--regid=65534', '--clear-groups', '--', './parser', '--x']);
+    expect(wrapped.args.slice(-10)).toEqual(['/usr/bin/setpriv', '--no-new-privs', '--reuid=65534', '--regid=65534', '--clear-groups', '--pdeathsig', 'KILL', '--', IMAGE, '--x']);
     expect(wrapped.args.some((a) => a.startsWith('--max-old-space-size') || a.includes('permission'))).toBe(false);
   });
 
@@ -114,9 +140,9 @@ describe('levels', () => {
     expect(plan.layers.find((l) => l.layer === 'user')!.why).toMatch(/not root.*uid 1000/);
     expect(plan.share).toBeUndefined();
     const wrapped = plan.wrap(NODE_PLAN);
-    expect(wrapped.args.slice(0, 5)).toEqual(['--user', '--map-current-user', '--net', '--', '/usr/bin/prlimit']);
-    expect(wrapped.args).toContain(`--allow-fs-read=${DIR}`);
-    expect(wrapped.args).toContain(NODE.file);
+    expect(wrapped.args.slice(0, 6)).toEqual(['--user', '--map-current-user', '--net', '--pid', '--', '/usr/bin/setpriv']);
+    expect(wrapped.args).toContain(`--allow-fs-read=${IMAGE}`);
+    expect(wrapped.args).toContain(IMAGE);
     expect(plan.layers.find((l) => l.layer === 'limits')!.detail).toMatch(/own user namespace/);
   });
 
@@ -132,9 +158,11 @@ describe('levels', () => {
 
 describe('overrides', () => {
   it('merges limits over the level and switches single layers off and on', () => {
-    const settings = sandboxSettings({ level: 'strict', network: true, limits: { nofile: 32, cpuSeconds: 5, nproc: 16 }, heapMb: 64, user: false });
+    const settings = sandboxSettings({
+      level: 'strict', network: true, pidNamespace: false, limits: { nofile: 32, cpuSeconds: 5, nproc: 16 }, heapMb: 64, user: false,
+    });
     const plan = planSandbox(settings, host(), NODE);
-    expect(states(plan.layers)).toMatchObject({ netns: 'off', user: 'off', limits: 'on', heap: 'on', noNewPrivs: 'on' });
+    expect(states(plan.layers)).toMatchObject({ netns: 'off', pidns: 'off', user: 'off', limits: 'on', heap: 'on', noNewPrivs: 'on', parentDeath: 'on' });
     const args = plan.wrap(NODE_PLAN).args;
     expect(plan.wrap(NODE_PLAN).command).toBe('/usr/bin/prlimit');
     expect(args.slice(0, 4)).toEqual(['--nofile=32', '--nproc=16', '--cpu=5:6', '--core=0']);
@@ -144,12 +172,12 @@ describe('overrides', () => {
   it('over level none adds only what is written', () => {
     const plan = planSandbox(sandboxSettings({ limits: { nofile: 100 } }), host(), EXEC);
     expect(plan.inForce).toEqual(['env', 'cwd', 'limits']);
-    expect(plan.wrap(EXEC_PLAN)).toMatchObject({ command: '/usr/bin/prlimit', args: ['--nofile=100', '--core=0', '--', EXEC.file, '--x'] });
+    expect(plan.wrap(EXEC_PLAN)).toMatchObject({ command: '/usr/bin/prlimit', args: ['--nofile=100', '--core=0', '--', IMAGE, '--x'] });
   });
 
   it('user: a name from passwd, a uid, or explicit ids', () => {
     expect(planSandbox(sandboxSettings({ user: 'app' }), host(), EXEC).wrap(EXEC_PLAN).args).toEqual(
-      ['--reuid=1000', '--regid=1000', '--clear-groups', '--', './parser', '--x']);
+      ['--reuid=1000', '--regid=1000', '--clear-groups', '--', IMAGE, '--x']);
     expect(planSandbox(sandboxSettings({ user: 65534 }), host(), EXEC).share).toEqual({ gid: 65534 });
     expect(planSandbox(sandboxSettings({ user: { uid: 4000, gid: 4001 } }), host(), EXEC).share).toEqual({ gid: 4001 });
   });
@@ -182,7 +210,9 @@ describe('a layer the host cannot provide', () => {
     expect(err.message).toMatch(/"noNewPrivs" \(setpriv is not on PATH/);
     expect(err.message).toMatch(/"permissions" \(Node v18.20.0 has no permission model/);
     expect(err.message).toMatch(/"limits" \(prlimit is not on PATH/);
-    expect(err.details.unavailable).toHaveLength(4);
+    expect(err.message).toMatch(/"pidns" \(setpriv is not on PATH/);
+    expect(err.message).toMatch(/"parentDeath" \(setpriv is not on PATH/);
+    expect(err.details.unavailable).toHaveLength(6);
   });
 
   it('an explicit user other than our own needs root', () => {
@@ -194,18 +224,21 @@ describe('a layer the host cannot provide', () => {
   it('with bestEffort: dropped and reported, the rest still in force', async () => {
     const poor = host({ tools: { prlimit: TOOLS.prlimit }, network: { ok: false, why: 'no netns here' } });
     const plan = planSandbox(sandboxSettings({ level: 'strict', bestEffort: true }), poor, EXEC);
+    const noSetpriv = 'setpriv is not on PATH (install util-linux)';
     expect(plan.dropped).toEqual([
-      { layer: 'noNewPrivs', why: 'setpriv is not on PATH (install util-linux)' },
-      { layer: 'user', why: 'setpriv is not on PATH (install util-linux)' },
+      { layer: 'noNewPrivs', why: noSetpriv },
+      { layer: 'user', why: noSetpriv },
       { layer: 'netns', why: 'no netns here' },
+      { layer: 'pidns', why: noSetpriv },
+      { layer: 'parentDeath', why: noSetpriv },
     ]);
     expect(plan.inForce).toEqual(['env', 'cwd', 'limits']);
     expect(plan.share).toBeUndefined();
-    expect(plan.wrap(EXEC_PLAN)).toMatchObject({ command: '/usr/bin/prlimit', args: ['--nofile=64', '--nproc=256', '--cpu=10:11', '--core=0', '--', EXEC.file, '--x'] });
+    expect(plan.wrap(EXEC_PLAN)).toMatchObject({ command: '/usr/bin/prlimit', args: ['--nofile=64', '--nproc=256', '--cpu=10:11', '--core=0', '--', IMAGE, '--x'] });
 
     const prepared = await prepareSandbox({ level: 'strict', bestEffort: true }, EXEC, { host: poor });
-    expect(prepared.dropped.map((d) => d.layer)).toEqual(['noNewPrivs', 'user', 'netns']);
-    expect(prepared.reason).toMatch(/^best effort: running without noNewPrivs \(setpriv is not on PATH.*netns \(no netns here\)$/);
+    expect(prepared.dropped.map((d) => d.layer)).toEqual(['noNewPrivs', 'user', 'netns', 'pidns', 'parentDeath']);
+    expect(prepared.reason).toMatch(/^best effort: running without noNewPrivs \(setpriv is not on PATH.*netns \(no netns here\).*parentDeath/);
     expect(prepared.inForce).toEqual(['env', 'cwd', 'limits']);
   });
 
