@@ -8,6 +8,8 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number;
   /** Deepest nesting accepted (default 64). */
   maxDepth?: number;
+  /** Most data items in one frame (default 262144); counted before anything is built. */
+  maxItems?: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface FrameDecoderOptions {
  * ```
  */
 export class FrameDecoder {
-  readonly limits: ProtocolLimits;
+  readonly limits: Required<ProtocolLimits>;
   private chunks: Uint8Array[] = [];
   /** Offset of the first unread byte in chunks[0]. */
   private head = 0;
@@ -48,7 +50,11 @@ export class FrameDecoder {
     if (!Number.isInteger(maxDepth) || maxDepth < 1) {
       throw new RangeError(`options.maxDepth must be a positive integer, got ${maxDepth}`);
     }
-    this.limits = { maxFrameBytes, maxDepth };
+    const maxItems = options.maxItems ?? DEFAULT_LIMITS.maxItems;
+    if (!Number.isInteger(maxItems) || maxItems < 1) {
+      throw new RangeError(`options.maxItems must be a positive integer, got ${maxItems}`);
+    }
+    this.limits = { maxFrameBytes, maxDepth, maxItems };
   }
 
   /**

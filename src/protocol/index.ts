@@ -9,4 +9,4 @@ export { FrameWriter } from './writer.js';
 export { ProtocolError, PROTOCOL_REASONS, type ProtocolReason } from './errors.js';
 export * from './limits.js';
 export * from './messages.js';
-export { scanItem, type ScanFacts } from './scan.js';
+export { scanItem } from './scan.js';
