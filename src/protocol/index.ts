@@ -4,6 +4,7 @@
  * languages in docs/PROTOCOL.md.
  */
 export { encodeFrame, encodeValue, decodeValue } from './codec.js';
+export { DecodeBudget } from './budget.js';
 export { FrameDecoder, type FrameDecoderOptions } from './decoder.js';
 export { FrameWriter } from './writer.js';
 export { ProtocolError, PROTOCOL_REASONS, type ProtocolReason } from './errors.js';

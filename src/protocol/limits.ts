@@ -20,6 +20,12 @@ export const DEFAULT_MAX_DEPTH = 64;
  */
 export const DEFAULT_MAX_ITEMS = 262_144;
 
+/**
+ * Default budget, per driver, of answer bytes held half-read at once across its instances (64 MiB,
+ * four default frames). A frame larger than the budget is still read, alone.
+ */
+export const DEFAULT_DECODE_BUDGET_BYTES = 64 * 1024 * 1024;
+
 /** Size of the big-endian length prefix in front of every frame. */
 export const FRAME_HEADER_BYTES = 4;
 
