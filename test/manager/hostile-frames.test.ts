@@ -104,4 +104,24 @@ describe('hostile answers cost the parent a bounded amount, and fault the handle
     expect(env.of('fault')).toEqual([]);
     await manager.stop();
   });
+
+  it('answers arriving slowly on every instance of a pool share the decode budget: each one still arrives, whole', async () => {
+    // A budget smaller than one answer: the instances take turns (a frame larger than the budget is
+    // read alone), and nothing deadlocks.
+    const manager = await env.start({ children: [await fixtureDriver('hostile', { ...options, instances: 3, decodeBudgetBytes: 100_000 })] });
+    const ask = () => manager.request('hostile', { bytes: 150_000, pieces: 10, gapMs: 5 }, { method: 'slowBulk' }) as Promise<Uint8Array>;
+    const answers = await Promise.all([ask(), ask(), ask(), ask()]);
+    for (const answer of answers) {
+      expect(answer).toBeInstanceOf(Uint8Array);
+      expect(answer.length).toBe(150_000);
+      expect(answer.every((b) => b === 0x61)).toBe(true);
+    }
+    expect(env.of('fault')).toEqual([]);
+    await manager.stop();
+  });
+
+  it('decodeBudgetBytes and maxItems are validated when the driver is defined', async () => {
+    await expect(fixtureDriver('hostile', { decodeBudgetBytes: 0 })).rejects.toThrow('options.decodeBudgetBytes must be a positive integer, got 0');
+    await expect(fixtureDriver('hostile', { maxItems: -1 })).rejects.toThrow('options.maxItems must be a positive integer, got -1');
+  });
 });
