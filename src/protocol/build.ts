@@ -19,12 +19,15 @@ let pos = 0;
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Uint8Array, start: number, end: number): string }).utf8Slice;
 const fromCharCode = String.fromCharCode;
 
-// Floats are read by copying their bytes into these (in the machine's byte order).
+// Floats are read by writing their bits, as 32-bit words in the machine's order, over these.
 const float64 = new Float64Array(1);
 const float32 = new Float32Array(1);
-const float64Bytes = new Uint8Array(float64.buffer);
-const float32Bytes = new Uint8Array(float32.buffer);
+const float64Words = new Uint32Array(float64.buffer);
+const float32Word = new Uint32Array(float32.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Where the high and the low word of a double go in {@link float64Words}. */
+const HIGH_WORD = LITTLE_ENDIAN ? 1 : 0;
+const LOW_WORD = 1 - HIGH_WORD;
 
 /** 2^53 - 1 split as the 8-byte head reads it: the high 32 bits of the largest safe integer. */
 const SAFE_HIGH = 0x1f_ffff;
@@ -234,22 +237,15 @@ function simple(ai: number): unknown {
       return halfFloat(half);
     }
     case 26:
-      copyFloat(float32Bytes, 4);
+      float32Word[0] = uint32(pos);
+      pos += 4;
       return float32[0]!;
     default:
-      copyFloat(float64Bytes, 8);
+      float64Words[HIGH_WORD] = uint32(pos);
+      float64Words[LOW_WORD] = uint32(pos + 4);
+      pos += 8;
       return float64[0]!;
   }
-}
-
-/** Copies a big-endian float's bytes into `target` in the machine's order. */
-function copyFloat(target: Uint8Array, size: number): void {
-  if (LITTLE_ENDIAN) {
-    for (let i = 0; i < size; i++) target[size - 1 - i] = src[pos + i]!;
-  } else {
-    for (let i = 0; i < size; i++) target[i] = src[pos + i]!;
-  }
-  pos += size;
 }
 
 /** IEEE 754 binary16 (RFC 8949 Appendix D). */
