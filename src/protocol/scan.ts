@@ -45,9 +45,6 @@ let bytes: Uint8Array = NO_BYTES;
 let pos = 0;
 let base = 0;
 let limit = 0;
-/** Data items read so far, and the most allowed. */
-let items = 0;
-let maxItems = 0;
 /** Per open container (index = depth - 1): items left to read, or INDEFINITE. */
 let remaining = new Float64Array(32);
 /** Per open container: MAP_FLAG | ODD_FLAG. */
@@ -108,11 +105,23 @@ const NATIVE_UTF8_CHECK = 64;
 /**
  * Throws `INVALID_UTF8` unless `bytes[pos, pos + length)` is well-formed UTF-8 (RFC 3629: no
  * overlong forms, no surrogates, nothing past U+10FFFF), the text string whose head was at `at`.
+ * Small on purpose (the engine inlines it): short ASCII text, nearly every key, ends in the loop.
  */
 function checkUtf8(at: number, length: number, what: string): void {
-  const end = pos + length;
-  let i = pos;
-  if (length >= NATIVE_UTF8_CHECK) {
+  const start = pos;
+  const end = start + length;
+  if (length < NATIVE_UTF8_CHECK) {
+    const source = bytes;
+    let any = 0;
+    for (let i = start; i < end; i++) any |= source[i]!;
+    if (any < 0x80) return;
+  }
+  checkFrom(start, end, at, what);
+}
+
+/** The rest of {@link checkUtf8}: short text that is not all ASCII, or long text. */
+function checkFrom(i: number, end: number, at: number, what: string): void {
+  if (end - i >= NATIVE_UTF8_CHECK) {
     if (isUtf8(bytes.subarray(i, end))) return;
   } else {
     while (i < end) {
@@ -183,23 +192,22 @@ export function scanItem(source: Uint8Array, limits: Pick<ProtocolLimits, 'maxDe
   pos = start;
   base = start;
   limit = end;
-  items = 0;
-  maxItems = limits.maxItems ?? DEFAULT_MAX_ITEMS;
   try {
-    walk(limits.maxDepth);
+    return walk(limits.maxDepth, limits.maxItems ?? DEFAULT_MAX_ITEMS);
   } finally {
     bytes = NO_BYTES; // keep no frame alive after the scan
   }
-  return items;
 }
 
-function tooMany(at: number, what: string): ProtocolError {
+function tooMany(at: number, what: string, maxItems: number): ProtocolError {
   return new ProtocolError('TOO_MANY_ITEMS', `${what} at byte ${at - base} takes the frame past ${maxItems} data items`);
 }
 
-function walk(maxDepth: number): void {
+/** Walks the item; returns the number of data items in it. */
+function walk(maxDepth: number, maxItems: number): number {
   const start = base;
   let depth = 0;
+  let items = 0;
   for (;;) {
     // Close every container whose items are all read.
     while (depth > 0 && remaining[depth - 1] === 0) depth--;
@@ -220,7 +228,7 @@ function walk(maxDepth: number): void {
       continue;
     }
 
-    if (++items > maxItems) throw tooMany(at, 'a data item');
+    if (++items > maxItems) throw tooMany(at, 'a data item', maxItems);
     const major = initial >> 5;
     const ai = initial & 0x1f;
     const topLevel = depth === 0;
@@ -271,7 +279,7 @@ function walk(maxDepth: number): void {
           // rather than after walking a billion phantom items.
           need(inside, major === MAJOR_MAP ? 'map entries' : 'array items');
           // And a size past the item budget is refused here, before any of its items is read.
-          if (items + inside > maxItems) throw tooMany(at, `${major === MAJOR_MAP ? 'a map of' : 'an array of'} ${count} ${major === MAJOR_MAP ? 'entries' : 'items'}`);
+          if (items + inside > maxItems) throw tooMany(at, `${major === MAJOR_MAP ? 'a map of' : 'an array of'} ${count} ${major === MAJOR_MAP ? 'entries' : 'items'}`, maxItems);
           open(depth++, inside, major === MAJOR_MAP);
         }
         break;
@@ -309,4 +317,5 @@ function walk(maxDepth: number): void {
   if (pos !== limit) {
     throw new ProtocolError('TRAILING_BYTES', `${limit - pos} byte(s) after the data item (frame of ${limit - start} bytes)`);
   }
+  return items;
 }
