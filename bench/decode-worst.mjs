@@ -2,8 +2,8 @@
 // The decoder's worst case: for each hostile shape a handler could send, one frame as large as the
 // default limits allow (maxItems data items, at most maxFrameBytes), decoded by the manager's
 // FrameDecoder. Prints the parent heap the decoded value holds and the event-loop time the decode
-// took, per frame byte and per item, and how fast an over-limit frame (16 MiB of empty maps, the
-// attack of issue 21) is refused. Needs the built package (dist/); re-runs itself with --expose-gc.
+// took, per frame byte and per item, and how fast an over-limit frame (16 MiB of empty maps, which
+// cost ~1 GB of heap before items were counted) is refused. Needs the built package (dist/); re-runs itself with --expose-gc.
 //
 //   node bench/decode-worst.mjs          a table
 //   node bench/decode-worst.mjs --json   one JSON object per shape
@@ -65,7 +65,7 @@ const SHAPES = {
     for (let i = 0; i < count; i++) parts.push([0xa1], keyBytes(i), [0xf6]);
     return frame(parts);
   },
-  // One map, every key distinct (issue 21's "1 M keys", at the largest size the default allows).
+  // One map, every key distinct (a "1 M keys" map, at the largest size the default allows).
   'one map of distinct keys': () => {
     const count = Math.floor((ITEMS - 1) / 2);
     const parts = [head(5, count)];
