@@ -48,8 +48,8 @@ export function serve(handler: Handler | HandlerMap, options: ServeOptions = {})
   const route = router(handler);
   const opts = plainObject('options', options);
   const concurrency = opts.concurrency === undefined ? Infinity : positiveInteger('options.concurrency', opts.concurrency);
-  // The decoder validates maxFrameBytes and maxDepth (RangeError naming the option).
-  const decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth });
+  // The decoder validates maxFrameBytes, maxDepth and maxItems (RangeError naming the option).
+  const decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth, maxItems: options.maxItems });
   serving = true;
   startSession(route, decoder, decoder.limits, concurrency);
 }

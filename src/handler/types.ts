@@ -60,4 +60,6 @@ export interface ServeOptions {
   maxFrameBytes?: number;
   /** Deepest nesting accepted or sent (default 64; keep it equal to the driver's). */
   maxDepth?: number;
+  /** Most data items in one message accepted or sent (default 262144; keep it equal to the driver's). */
+  maxItems?: number;
 }

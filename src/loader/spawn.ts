@@ -5,6 +5,7 @@ import { UmdError, type UmdErrorDetails } from '../errors.js';
 import {
   FrameDecoder,
   FrameWriter,
+  type DecodeBudget,
   parseHandlerMessage,
   parseHello,
   ProtocolError,
@@ -62,6 +63,10 @@ export interface SpawnOptions {
   startTimeoutMs: number;
   maxFrameBytes: number;
   maxDepth: number;
+  /** Most data items in one frame (default 262144). */
+  maxItems?: number;
+  /** The driver's budget of frame bytes held half-read at once, shared by its instances. */
+  decodeBudget?: DecodeBudget;
   /** Extra environment variables; the parent's environment is scrubbed to PATH, LANG, LC_ALL, TZ. */
   env?: Readonly<Record<string, string>>;
   /** Extra arguments after the image. */
@@ -196,7 +201,7 @@ export async function spawnHandler(loaded: LoadedImage, options: SpawnOptions, s
   let started: Promise<HandlerProcess>;
   try {
     const stdio = handlerStdio(sealed.fd, await inheritableFds(), devNull.fd);
-    const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth };
+    const limits = { maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth, maxItems: options.maxItems };
     ({ started } = await start(plan, details, stdio, (child) => ({
       started: new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError),
     })));
@@ -294,7 +299,8 @@ class Handler implements HandlerProcess {
     this.driver = options.driver;
     this.instance = options.instance;
     this.generation = options.generation;
-    this.decoder = new FrameDecoder(limits);
+    // Waiting for the driver's decode budget stops reading stdout: the handler then blocks on its write.
+    this.decoder = new FrameDecoder({ ...limits, budget: options.decodeBudget, onStall: (stalled) => (stalled ? child.stdout.pause() : child.stdout.resume()) });
     const stdin = child.stdin;
     // write() queues what the pipe cannot take yet: nothing is lost, so its return value is ignored.
     const writable = () => !stdin.destroyed && !stdin.writableEnded;
@@ -320,6 +326,8 @@ class Handler implements HandlerProcess {
       this.running = false;
       exitCode = code;
       exitSignal = signal;
+      // What is left in the pipe is read without the budget: a dead handler holds none of it.
+      this.decoder.detachBudget();
       // Anything the handler started dies with it (its group outlives the leader otherwise).
       // Best effort: a failure here must not throw inside an event handler of the manager.
       try {

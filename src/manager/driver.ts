@@ -10,7 +10,7 @@ import {
   plainObject,
   positiveInteger,
 } from '../util/options.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+import { DEFAULT_DECODE_BUDGET_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_ITEMS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 
 /**
  * A Standard Schema v1 validator (zod, valibot, arktype... all implement it). Declared here, not
@@ -86,6 +86,10 @@ export interface DriverOptions {
   maxFrameBytes?: number;
   /** Deepest nesting in a message (default 64). */
   maxDepth?: number;
+  /** Most data items in one message, every array element, map key and value (default 262144); see docs/PROTOCOL.md §7. */
+  maxItems?: number;
+  /** Bytes of answers held half-read at once across this driver's instances (default 64 MiB); see docs/PROTOCOL.md §7. */
+  decodeBudgetBytes?: number;
   /** Backoff between restarts (defaults: 100 ms doubling to 15 s, 20% jitter, reset after 30 s up). */
   backoff?: BackoffOptions;
   /** Times an idempotent request is retried after a crash (default 2). */
@@ -108,7 +112,7 @@ export interface Driver extends Readonly<Required<Omit<DriverOptions, 'validate'
 
 const KNOWN = [
   'kind', 'name', 'image', 'restart', 'concurrency', 'maxQueue', 'requestTimeoutMs', 'startTimeoutMs', 'shutdownMs',
-  'heartbeatMs', 'validate', 'sandbox', 'instances', 'spares', 'maxFrameBytes', 'maxDepth', 'backoff',
+  'heartbeatMs', 'validate', 'sandbox', 'instances', 'spares', 'maxFrameBytes', 'maxDepth', 'maxItems', 'decodeBudgetBytes', 'backoff',
   'retries', 'poisonThreshold', 'env', 'args',
 ] as const;
 
@@ -174,6 +178,8 @@ export function defineDriver(options: DriverOptions): Driver {
     spares: optional('spares', nonNegativeInteger, 0),
     maxFrameBytes: optional('maxFrameBytes', (p, v) => numberInRange(p, positiveInteger(p, v), 1, MAX_FRAME_BYTES_LIMIT), DEFAULT_MAX_FRAME_BYTES),
     maxDepth: optional('maxDepth', positiveInteger, DEFAULT_MAX_DEPTH),
+    maxItems: optional('maxItems', positiveInteger, DEFAULT_MAX_ITEMS),
+    decodeBudgetBytes: optional('decodeBudgetBytes', positiveInteger, DEFAULT_DECODE_BUDGET_BYTES),
     backoff,
     retries: optional('retries', nonNegativeInteger, 2),
     poisonThreshold: optional('poisonThreshold', positiveInteger, 2),

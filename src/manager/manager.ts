@@ -2,6 +2,7 @@ import { UmdError } from '../errors.js';
 import { loadImage } from '../loader/extract.js';
 import { sweepStale } from '../loader/sweep.js';
 import { spawnHandler } from '../loader/spawn.js';
+import { DecodeBudget } from '../protocol/budget.js';
 import { SupervisorNode, type SupervisedChild, type TreeEnvironment } from '../../supervisors/tree.js';
 import { systemClock, type Clock } from './clock.js';
 import { DeadlineHeap } from './deadlines.js';
@@ -52,6 +53,8 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
 export class Manager {
   private readonly hub = new EventHub();
   private readonly drivers = new Map<string, DriverNode>();
+  /** Per driver: bytes of answers held half-read at once, shared by its instances. */
+  private readonly decodeBudgets = new Map<string, DecodeBudget>();
   private readonly root: RuntimeSupervisor;
   private readonly deadlines: DeadlineHeap;
   private readonly clock: Clock;
@@ -82,6 +85,8 @@ export class Manager {
           startTimeoutMs: driver.startTimeoutMs,
           maxFrameBytes: driver.maxFrameBytes,
           maxDepth: driver.maxDepth,
+          maxItems: driver.maxItems,
+          decodeBudget: this.decodeBudgetOf(driver),
           env: driver.env,
           args: driver.args,
           onLog: (entry) => {
@@ -122,6 +127,12 @@ export class Manager {
    * the load (SANDBOX) — nothing is left extracted — unless the driver chose best effort, in which
    * case what was dropped is reported as an event.
    */
+  private decodeBudgetOf(driver: Driver): DecodeBudget {
+    let budget = this.decodeBudgets.get(driver.name);
+    if (budget === undefined) this.decodeBudgets.set(driver.name, (budget = new DecodeBudget(driver.decodeBudgetBytes)));
+    return budget;
+  }
+
   private async load(driver: Driver): Promise<LoadedDriver> {
     const image = await loadImage(driver.name, driver.image, { root: this.config.runtimeDir, publicKeys: driver.sandbox.publicKeys });
     try {

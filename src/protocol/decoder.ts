@@ -1,4 +1,5 @@
 import { ProtocolError } from './errors.js';
+import type { DecodeBudget } from './budget.js';
 import { decodeRange } from './codec.js';
 import { DEFAULT_LIMITS, FRAME_HEADER_BYTES, MAX_FRAME_BYTES_LIMIT, type ProtocolLimits } from './limits.js';
 
@@ -8,6 +9,15 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number;
   /** Deepest nesting accepted (default 64). */
   maxDepth?: number;
+  /** Most data items in one frame (default 262144); counted before anything is built. */
+  maxItems?: number;
+  /**
+   * Shared with other decoders (one per driver): a frame that is not all here yet takes its length
+   * from it before its bytes are kept, and waits while it is spent.
+   */
+  budget?: DecodeBudget;
+  /** Called with true when the decoder waits for the budget (stop reading), false when it may go on. */
+  onStall?: (stalled: boolean) => void;
 }
 
 /**
@@ -29,7 +39,7 @@ export interface FrameDecoderOptions {
  * ```
  */
 export class FrameDecoder {
-  readonly limits: ProtocolLimits;
+  readonly limits: Required<ProtocolLimits>;
   private chunks: Uint8Array[] = [];
   /** Offset of the first unread byte in chunks[0]. */
   private head = 0;
@@ -38,6 +48,18 @@ export class FrameDecoder {
   /** Body length of the frame being read, once its prefix is known; -1 before. */
   private pending = -1;
   private failure: ProtocolError | undefined;
+  private budget: DecodeBudget | undefined;
+  private readonly onStall: ((stalled: boolean) => void) | undefined;
+  /** Budget bytes held for the frame being read (0 when none). */
+  private reserved = 0;
+  /** Bytes this decoder waits for from the budget (0 when it does not wait). */
+  private awaited = 0;
+  /** Called by the budget when the awaited bytes are taken for this decoder. */
+  private readonly granted = (): void => {
+    this.reserved = this.awaited;
+    this.awaited = 0;
+    this.onStall?.(false);
+  };
 
   constructor(options: FrameDecoderOptions = {}) {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
@@ -48,7 +70,18 @@ export class FrameDecoder {
     if (!Number.isInteger(maxDepth) || maxDepth < 1) {
       throw new RangeError(`options.maxDepth must be a positive integer, got ${maxDepth}`);
     }
-    this.limits = { maxFrameBytes, maxDepth };
+    const maxItems = options.maxItems ?? DEFAULT_LIMITS.maxItems;
+    if (!Number.isInteger(maxItems) || maxItems < 1) {
+      throw new RangeError(`options.maxItems must be a positive integer, got ${maxItems}`);
+    }
+    this.limits = { maxFrameBytes, maxDepth, maxItems };
+    this.budget = options.budget;
+    this.onStall = options.onStall;
+  }
+
+  /** True while the decoder waits for its budget. */
+  get stalled(): boolean {
+    return this.awaited > 0;
   }
 
   /**
@@ -88,25 +121,43 @@ export class FrameDecoder {
           }
           this.pending = length;
         }
-        if (this.available < this.pending) return;
+        if (this.available < this.pending) {
+          // The body must be kept across reads: take its bytes from the budget first.
+          if (this.budget !== undefined && this.reserved === 0 && this.awaited === 0) {
+            if (this.budget.acquire(this.pending, this.granted)) {
+              this.reserved = this.pending;
+            } else {
+              this.awaited = this.pending;
+              this.onStall?.(true);
+            }
+          }
+          return;
+        }
+        // Bytes that came while waiting completed the frame: it is here, the wait is moot.
+        if (this.awaited > 0) this.stopWaiting();
         const length = this.pending;
         const first = this.chunks[0]!;
         const start = this.head;
         let message: unknown;
-        if (first.length - start >= length) {
-          // The whole frame lies in one chunk (the usual case): decode it where it is.
-          this.skip(length);
-          this.pending = -1;
-          message = decodeRange(first, start, start + length, this.limits);
-        } else {
-          const body = this.take(length);
-          this.pending = -1;
-          message = decodeRange(body, 0, length, this.limits);
+        try {
+          if (first.length - start >= length) {
+            // The whole frame lies in one chunk (the usual case): decode it where it is.
+            this.skip(length);
+            this.pending = -1;
+            message = decodeRange(first, start, start + length, this.limits);
+          } else {
+            const body = this.take(length);
+            this.pending = -1;
+            message = decodeRange(body, 0, length, this.limits);
+          }
+        } finally {
+          if (this.reserved > 0) this.giveBack();
         }
         sink(message);
       }
     } catch (err) {
       this.failure = err instanceof ProtocolError ? err : new ProtocolError('MALFORMED', String(err), {}, { cause: err });
+      this.detachBudget();
       this.chunks = [];
       this.head = 0;
       this.available = 0;
@@ -115,9 +166,33 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Gives back what this decoder holds of its budget, stops waiting for it, and decodes without one
+   * from now on. Call it when the stream's writer is gone (its process exited): what is left in the
+   * pipe must still be read, and nothing may stay held on behalf of a dead peer.
+   */
+  detachBudget(): void {
+    if (this.awaited > 0) this.stopWaiting();
+    if (this.reserved > 0) this.giveBack();
+    this.budget = undefined;
+  }
+
+  private stopWaiting(): void {
+    this.budget!.cancel(this.granted);
+    this.awaited = 0;
+    this.onStall?.(false);
+  }
+
+  private giveBack(): void {
+    const bytes = this.reserved;
+    this.reserved = 0;
+    this.budget!.release(bytes);
+  }
+
   /** Declares the end of the stream; throws `TRUNCATED` if it ended inside a frame. */
   end(): void {
     if (this.failure) throw this.failure;
+    this.detachBudget();
     if (this.available > 0 || this.pending >= 0) {
       const expected = this.pending >= 0 ? `a frame of ${this.pending} bytes` : 'a 4-byte length prefix';
       this.failure = new ProtocolError('TRUNCATED', `stream ended with ${this.available} byte(s) of ${expected}`);

@@ -13,6 +13,8 @@ import { UmdError, type UmdErrorDetails } from '../errors.js';
  * - `NON_TEXT_KEY`: a map key that is not a definite-length text string.
  * - `FORBIDDEN_KEY`: the key `__proto__`, which could replace an object's prototype.
  * - `TOO_DEEP`: nesting of arrays and maps past `maxDepth`.
+ * - `TOO_MANY_ITEMS`: more data items in one frame than `maxItems` (decoding cost is per item).
+ * - `INVALID_UTF8`: a text string (or map key) that is not well-formed UTF-8 (RFC 8949 §5.3.1).
  * - `UNSUPPORTED_VALUE`: a simple value other than false, true, null and undefined, or an
  *   indefinite-length (chunked) string.
  * - `BAD_MESSAGE`: a well-formed value that is not a valid v1 message (wrong `t`, missing field...).
@@ -29,6 +31,8 @@ export const PROTOCOL_REASONS = [
   'NON_TEXT_KEY',
   'FORBIDDEN_KEY',
   'TOO_DEEP',
+  'TOO_MANY_ITEMS',
+  'INVALID_UTF8',
   'UNSUPPORTED_VALUE',
   'BAD_MESSAGE',
   'UNENCODABLE',

@@ -4,9 +4,10 @@
  * languages in docs/PROTOCOL.md.
  */
 export { encodeFrame, encodeValue, decodeValue } from './codec.js';
+export { DecodeBudget } from './budget.js';
 export { FrameDecoder, type FrameDecoderOptions } from './decoder.js';
 export { FrameWriter } from './writer.js';
 export { ProtocolError, PROTOCOL_REASONS, type ProtocolReason } from './errors.js';
 export * from './limits.js';
 export * from './messages.js';
-export { scanItem, type ScanFacts } from './scan.js';
+export { scanItem } from './scan.js';

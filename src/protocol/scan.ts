@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from './errors.js';
+import { DEFAULT_MAX_ITEMS, type ProtocolLimits } from './limits.js';
 
 /**
  * A byte-level walk over one CBOR data item that enforces the v1 payload policy *before* any
@@ -8,16 +10,15 @@ import { ProtocolError } from './errors.js';
  *
  * The walk is iterative (an explicit stack), so hostile nesting cannot overflow the call stack, and it
  * allocates nothing (the stack is two typed arrays kept between scans); byte strings are skipped,
- * not read.
+ * not read. Text strings are checked to be valid UTF-8 (RFC 8949 §5.3.1): a lax decoder would turn
+ * every invalid sequence into U+FFFD, so two distinct keys could become one.
+ *
+ * It also bounds what decoding the item will cost: every data item (a map entry counts two, key and
+ * value) is counted against `maxItems`, and a definite-length array or map whose declared size
+ * does not fit in what is left of that budget is refused at its head, before any of its items is
+ * read. Building a value costs per item (an empty map is one byte on the wire and ~64 bytes of
+ * heap), so the count, not the frame size, is what bounds the heap and the time of a decode.
  */
-
-/** What the walk learned that the decoder's caller needs. */
-export interface ScanFacts {
-  /** True when an integer used the 8-byte form (cbor-x then yields a bigint, which is normalised). */
-  int64: boolean;
-  /** True when the item holds a byte string (decoded as a view into the frame, so the frame must stay). */
-  byteStrings: boolean;
-}
 
 const MAJOR_UINT = 0;
 const MAJOR_NINT = 1;
@@ -32,13 +33,6 @@ const INDEFINITE = -1;
 // `__proto__` as UTF-8, compared against definite-length text keys of length 9.
 const PROTO_KEY = new Uint8Array([0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]);
 
-// The four possible answers, made once: a scan returns one of them and allocates nothing.
-const FACTS: readonly ScanFacts[] = [
-  Object.freeze({ int64: false, byteStrings: false }),
-  Object.freeze({ int64: true, byteStrings: false }),
-  Object.freeze({ int64: false, byteStrings: true }),
-  Object.freeze({ int64: true, byteStrings: true }),
-];
 const NO_BYTES = new Uint8Array(0);
 
 /** Flags of an open container: it is a map; an odd number of its items was read (a key waits for its value). */
@@ -51,8 +45,6 @@ let bytes: Uint8Array = NO_BYTES;
 let pos = 0;
 let base = 0;
 let limit = 0;
-let sawInt64 = false;
-let sawBytes = false;
 /** Per open container (index = depth - 1): items left to read, or INDEFINITE. */
 let remaining = new Float64Array(32);
 /** Per open container: MAP_FLAG | ODD_FLAG. */
@@ -81,7 +73,6 @@ function readArgument(ai: number, at: number): number {
       return bytes[pos - 4]! * 0x1000000 + ((bytes[pos - 3]! << 16) | (bytes[pos - 2]! << 8) | bytes[pos - 1]!);
     case 27: {
       need(8, 'argument');
-      sawInt64 = true;
       const high = bytes[pos]! * 0x1000000 + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
       const low = bytes[pos + 4]! * 0x1000000 + ((bytes[pos + 5]! << 16) | (bytes[pos + 6]! << 8) | bytes[pos + 7]!);
       pos += 8;
@@ -104,8 +95,65 @@ function skipString(major: number, ai: number, at: number): void {
     throw new ProtocolError('UNSUPPORTED_VALUE', `indefinite-length ${major === MAJOR_TEXT ? 'text' : 'byte'} string at byte ${at - base}`);
   }
   need(length, major === MAJOR_TEXT ? 'text string' : 'byte string');
-  if (major === MAJOR_BYTES) sawBytes = true;
+  if (major === MAJOR_TEXT) checkUtf8(at, length, 'text string');
   pos += length;
+}
+
+/** Text this long or longer is checked natively (simdutf); shorter text in the loop below, which costs less than the call. */
+const NATIVE_UTF8_CHECK = 64;
+
+/**
+ * Throws `INVALID_UTF8` unless `bytes[pos, pos + length)` is well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), the text string whose head was at `at`.
+ * Small on purpose (the engine inlines it): short ASCII text, nearly every key, ends in the loop.
+ */
+function checkUtf8(at: number, length: number, what: string): void {
+  const start = pos;
+  const end = start + length;
+  if (length < NATIVE_UTF8_CHECK) {
+    const source = bytes;
+    let any = 0;
+    for (let i = start; i < end; i++) any |= source[i]!;
+    if (any < 0x80) return;
+  }
+  checkFrom(start, end, at, what);
+}
+
+/** The rest of {@link checkUtf8}: short text that is not all ASCII, or long text. */
+function checkFrom(i: number, end: number, at: number, what: string): void {
+  if (end - i >= NATIVE_UTF8_CHECK) {
+    if (isUtf8(bytes.subarray(i, end))) return;
+  } else {
+    while (i < end) {
+      const b = bytes[i]!;
+      if (b < 0x80) {
+        i++;
+        continue;
+      }
+      // The second byte's range depends on the first (Unicode Table 3-7); later ones are 80..BF.
+      let size: number;
+      let low = 0x80;
+      let high = 0xbf;
+      if (b >= 0xc2 && b <= 0xdf) size = 2;
+      else if (b >= 0xe0 && b <= 0xef) {
+        size = 3;
+        if (b === 0xe0) low = 0xa0; // overlong below U+0800
+        else if (b === 0xed) high = 0x9f; // U+D800..U+DFFF, the surrogates
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        size = 4;
+        if (b === 0xf0) low = 0x90; // overlong below U+10000
+        else if (b === 0xf4) high = 0x8f; // past U+10FFFF
+      } else break; // 80..C1 (a continuation or an overlong lead), F5..FF
+      if (i + size > end) break;
+      const second = bytes[i + 1]!;
+      if (second < low || second > high) break;
+      if (size > 2 && (bytes[i + 2]! & 0xc0) !== 0x80) break;
+      if (size > 3 && (bytes[i + 3]! & 0xc0) !== 0x80) break;
+      i += size;
+    }
+    if (i === end) return;
+  }
+  throw new ProtocolError('INVALID_UTF8', `${what} at byte ${at - base} is not valid UTF-8 (RFC 8949 §5.3.1)`);
 }
 
 function isProtoKey(at: number): boolean {
@@ -130,32 +178,36 @@ function open(depth: number, items: number, map: boolean): void {
 }
 
 /**
- * Checks that `bytes[start, end)` holds exactly one well-formed CBOR item within the v1 policy.
- * Throws a {@link ProtocolError} naming the reason and the byte offset at fault.
+ * Checks that `bytes[start, end)` holds exactly one well-formed CBOR item within the v1 policy and
+ * `limits` (`maxDepth`, `maxItems`). Throws a {@link ProtocolError} naming the reason and the
+ * byte offset at fault; returns the number of data items.
  *
  * @example
  * ```ts
- * scanItem(Uint8Array.of(0xa1, 0x61, 0x74, 0x64, 0x70, 0x69, 0x6e, 0x67), 64); // { int64: false, byteStrings: false }
+ * scanItem(Uint8Array.of(0xa1, 0x61, 0x74, 0x64, 0x70, 0x69, 0x6e, 0x67), DEFAULT_LIMITS); // 3
  * ```
  */
-export function scanItem(source: Uint8Array, maxDepth: number, start = 0, end = source.length): ScanFacts {
+export function scanItem(source: Uint8Array, limits: Pick<ProtocolLimits, 'maxDepth' | 'maxItems'>, start = 0, end = source.length): number {
   bytes = source;
   pos = start;
   base = start;
   limit = end;
-  sawInt64 = false;
-  sawBytes = false;
   try {
-    walk(maxDepth);
+    return walk(limits.maxDepth, limits.maxItems ?? DEFAULT_MAX_ITEMS);
   } finally {
     bytes = NO_BYTES; // keep no frame alive after the scan
   }
-  return FACTS[(sawInt64 ? 1 : 0) + (sawBytes ? 2 : 0)]!;
 }
 
-function walk(maxDepth: number): void {
+function tooMany(at: number, what: string, maxItems: number): ProtocolError {
+  return new ProtocolError('TOO_MANY_ITEMS', `${what} at byte ${at - base} takes the frame past ${maxItems} data items`);
+}
+
+/** Walks the item; returns the number of data items in it. */
+function walk(maxDepth: number, maxItems: number): number {
   const start = base;
   let depth = 0;
+  let items = 0;
   for (;;) {
     // Close every container whose items are all read.
     while (depth > 0 && remaining[depth - 1] === 0) depth--;
@@ -176,6 +228,7 @@ function walk(maxDepth: number): void {
       continue;
     }
 
+    if (++items > maxItems) throw tooMany(at, 'a data item', maxItems);
     const major = initial >> 5;
     const ai = initial & 0x1f;
     const topLevel = depth === 0;
@@ -197,6 +250,7 @@ function walk(maxDepth: number): void {
       if (length === PROTO_KEY.length && isProtoKey(pos)) {
         throw new ProtocolError('FORBIDDEN_KEY', `map key "__proto__" at byte ${at - start}`);
       }
+      checkUtf8(at, length, 'map key');
       pos += length;
       continue;
     }
@@ -220,11 +274,13 @@ function walk(maxDepth: number): void {
         if (count === INDEFINITE) {
           open(depth++, INDEFINITE, major === MAJOR_MAP);
         } else {
-          const items = major === MAJOR_MAP ? count * 2 : count;
+          const inside = major === MAJOR_MAP ? count * 2 : count;
           // Every item takes at least one byte: a count past the frame's end is truncation, found now
           // rather than after walking a billion phantom items.
-          need(items, major === MAJOR_MAP ? 'map entries' : 'array items');
-          open(depth++, items, major === MAJOR_MAP);
+          need(inside, major === MAJOR_MAP ? 'map entries' : 'array items');
+          // And a size past the item budget is refused here, before any of its items is read.
+          if (items + inside > maxItems) throw tooMany(at, `${major === MAJOR_MAP ? 'a map of' : 'an array of'} ${count} ${major === MAJOR_MAP ? 'entries' : 'items'}`, maxItems);
+          open(depth++, inside, major === MAJOR_MAP);
         }
         break;
       }
@@ -261,4 +317,5 @@ function walk(maxDepth: number): void {
   if (pos !== limit) {
     throw new ProtocolError('TRAILING_BYTES', `${limit - pos} byte(s) after the data item (frame of ${limit - start} bytes)`);
   }
+  return items;
 }
