@@ -13,6 +13,7 @@ import {
   type ProtocolLimits,
   type ResponseMessage,
 } from '../protocol/index.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { nonNegativeInteger, positiveInteger } from '../util/options.js';
 import type { LoadedImage } from './extract.js';
 import { launchPlan, type LaunchHook, type LaunchPlan } from './launch-plan.js';
@@ -57,6 +58,8 @@ export interface SpawnOptions {
   generation: number;
   /** Time from spawn to `hello` before the start fails with `SPAWN`. */
   startTimeoutMs: number;
+  /** The clock its timers run on (handshake timeout, cut-frame verdict, `terminate`'s grace); default the real one. */
+  clock?: Clock;
   maxFrameBytes: number;
   maxDepth: number;
   /** Extra environment variables; the parent's environment is scrubbed to PATH, LANG, LC_ALL, TZ. */
@@ -225,6 +228,7 @@ class Handler implements HandlerProcess {
   private backlog: (ResponseMessage | PongMessage)[] = [];
   private fault: ProtocolError | undefined;
   private faultReported = false;
+  private readonly clock: Clock;
   /** Settles the handshake; replaced by a no-op once it is settled. */
   private onHandshake: (event: HandshakeEvent) => void = () => {};
 
@@ -239,6 +243,7 @@ class Handler implements HandlerProcess {
     this.driver = options.driver;
     this.instance = options.instance;
     this.generation = options.generation;
+    this.clock = options.clock ?? systemClock;
     this.decoder = new FrameDecoder(limits);
     const stdin = child.stdin;
     // write() queues what the pipe cannot take yet: nothing is lost, so its return value is ignored.
@@ -354,24 +359,24 @@ class Handler implements HandlerProcess {
       return this.exited;
     }
     this.send({ t: 'bye' });
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    const timer = this.clock.setTimeout(() => this.kill('SIGKILL'), graceMs);
     try {
       return await this.exited;
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
   /** Waits for `hello`; on any failure kills the group, waits for the reap, then rejects. */
   handshake(timeoutMs: number, signal: AbortSignal | undefined, abortError: (pid?: number) => UmdError): Promise<HandlerProcess> {
     return new Promise<HandlerProcess>((resolve, reject) => {
-      const timer = setTimeout(() => this.onHandshake({ kind: 'timeout', timeoutMs }), timeoutMs);
+      const timer = this.clock.setTimeout(() => this.onHandshake({ kind: 'timeout', timeoutMs }), timeoutMs);
       const onAbort = () => this.onHandshake({ kind: 'aborted' });
       signal?.addEventListener('abort', onAbort, { once: true });
       void this.exited.then(() => this.onHandshake({ kind: 'closed' }));
       this.onHandshake = (event) => {
         this.onHandshake = () => {};
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (event.kind === 'hello') {
           this.ready = true;
@@ -448,13 +453,13 @@ class Handler implements HandlerProcess {
    */
   private cutShort(error: ProtocolError): void {
     if (!this.running) return;
-    const verdict = setTimeout(() => {
+    const verdict = this.clock.setTimeout(() => {
       // One more loop turn first: an exit already signalled is then seen even if the timer ran late.
       setImmediate(() => {
         if (this.running) this.faulted(error);
       });
     }, CUT_FRAME_VERDICT_MS);
-    this.child.once('exit', () => clearTimeout(verdict));
+    this.child.once('exit', () => this.clock.clearTimeout(verdict));
   }
 
   private faulted(error: ProtocolError): void {
