@@ -149,7 +149,8 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
 
   async stop(): Promise<void> {
     const snapshot = this.actor.getSnapshot();
-    if (snapshot.status !== 'active') return;
+    // Never started (the tree's start was refused before it, e.g. a wrong pinned digest): nothing runs.
+    if (!this.actorStarted || snapshot.status !== 'active') return;
     this.terminating = 'stop';
     const done = new Promise<void>((resolve) => {
       const sub = this.actor.subscribe({ complete: () => { sub.unsubscribe(); resolve(); } });
