@@ -235,6 +235,7 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     if (proc === undefined || this.fault !== undefined || this.terminating !== undefined) return;
     this.available = false;
     this.terminating = 'recycle';
+    this.stopHeartbeat(); // its liveness no longer matters: it is being replaced either way
     this.host.hub.emit({ type: 'recycle', driver: this.name, instance: this.id, generation: proc.generation, reason, at: this.host.clock.now() });
     this.actor.send({ type: 'RECYCLE', generation: proc.generation, reason });
   }
@@ -255,6 +256,9 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
    */
   markFaulty(reason: string, proc: HandlerProcess | undefined = this.proc, code: Fault['code'] = 'HANDLER_CRASHED'): void {
     if (proc === undefined || proc !== this.proc || this.fault !== undefined) return;
+    // Already being terminated (stop, a sibling's restart, a recycle): a fault found now changes
+    // nothing — the machine ignores it there — so it is not reported as one either.
+    if (this.terminating !== undefined) return;
     this.fault = { reason, code };
     this.available = false;
     this.host.hub.emit({ type: 'fault', driver: this.name, instance: this.id, generation: proc.generation, reason, at: this.host.clock.now() });
