@@ -214,7 +214,7 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     this.stuckSlots++;
     const { concurrency, cancelGraceMs } = this.host.driver;
     if (this.stuckSlots >= concurrency) {
-      this.recycle(`every slot stuck: ${this.stuckSlots} cancelled request(s) unanswered ${cancelGraceMs} ms after their cancel`);
+      this.recycle('stuck', `every slot stuck: ${this.stuckSlots} cancelled request(s) unanswered ${cancelGraceMs} ms after their cancel`);
     }
   }
 
@@ -230,13 +230,13 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
    * no new work, gets `bye` and its `shutdownMs`, and a fresh process takes its place. Not a crash:
    * the supervisor is not told, nothing counts toward intensity.
    */
-  recycle(reason: string): void {
+  recycle(cause: 'stuck', reason: string): void {
     const proc = this.proc;
     if (proc === undefined || this.fault !== undefined || this.terminating !== undefined) return;
     this.available = false;
     this.terminating = 'recycle';
     this.stopHeartbeat(); // its liveness no longer matters: it is being replaced either way
-    this.host.hub.emit({ type: 'recycle', driver: this.name, instance: this.id, generation: proc.generation, reason, at: this.host.clock.now() });
+    this.host.hub.emit({ type: 'recycle', driver: this.name, instance: this.id, generation: proc.generation, cause, reason, at: this.host.clock.now() });
     this.actor.send({ type: 'RECYCLE', generation: proc.generation, reason });
   }
 

@@ -280,7 +280,7 @@ describe('the request path, model-based (fakes, simulated clock)', () => {
               current()?.strayAnswer();
               break;
             case 'recycle':
-              w.instance.recycle('model: recycle');
+              w.instance.recycle('stuck', 'model: recycle');
               break;
           }
           await flush();
