@@ -428,7 +428,9 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
       // instance busy, and the machine never sees a ready/busy flip per request. At most one check
       // is pending at a time, and it is one preallocated function.
       this.idleCheckScheduled = true;
-      this.host.clock.setTimeout(this.idleCheck, 0);
+      const clock = this.host.clock;
+      if (clock.defer !== undefined) clock.defer(this.idleCheck);
+      else clock.setTimeout(this.idleCheck, 0);
     }
   }
 

@@ -72,7 +72,7 @@ function driverNode(node: DriverNode): SnapshotNode {
       name: node.driver.name,
       kind: 'instance',
       id: instance.id,
-      // The machine's idle edge is debounced (one timer turn, so back-to-back requests never flip
+      // The machine's idle edge is debounced (one loop turn, so back-to-back requests never flip
       // it); an instance with nothing in flight is idle now, and shown so.
       state: instance.state === 'busy' && load === 0 ? 'ready' : instance.state,
       pid: instance.proc?.pid ?? null,

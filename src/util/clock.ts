@@ -7,6 +7,11 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Runs `fn` once the current turn of the event loop is done (a debounce, not a wait: the real
+   * clock uses setImmediate). Without it, a 0 ms timeout of this clock stands in.
+   */
+  defer?(fn: () => void): void;
 }
 
 /** The real clock: monotonic milliseconds, Node timers (unref'd: a pending deadline never keeps a process alive by itself). */
@@ -14,4 +19,7 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  defer: (fn) => {
+    setImmediate(fn);
+  },
 };
