@@ -177,7 +177,7 @@ export class DriverNode implements InstanceHost, RequestRoute {
 
   /** InstanceHost: the handler answered `request`; the owner settles it, and its slot is free. */
   answered(request: PendingRequest, message: ResponseMessage, source: AnswerSource, generation: number): void {
-    this.host.owner.answered(request, message, source, generation);
+    this.host.owner.answered(this, request, message, source, generation);
     this.dispatch();
   }
 

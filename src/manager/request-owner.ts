@@ -107,9 +107,9 @@ export class RequestOwner {
     return request.promise;
   }
 
-  /** The handler answered `request` (no longer in flight): check the answer, then settle. */
-  answered(request: PendingRequest, message: ResponseMessage, source: AnswerSource, generation: number): void {
-    const driver = this.routes.get(request.driver)!.driver;
+  /** The handler answered `request` (no longer in flight) on `route`: check the answer, then settle. */
+  answered(route: RequestRoute, request: PendingRequest, message: ResponseMessage, source: AnswerSource, generation: number): void {
+    const driver = route.driver;
     if (!message.ok) {
       request.fail('HANDLER_ERROR', `handler "${driver.name}" answered ${message.e.code}: ${message.e.message}`, {
         handlerCode: message.e.code,

@@ -86,7 +86,7 @@ describe('RequestOwner', () => {
     let drained = 0;
     t.owner.onDrained = () => drained++;
     const { promise, request } = t.sent('v', { timeoutMs: 100 });
-    t.owner.answered(request, { t: 'res', id: 1, ok: true, p: 'answer' }, t.source, 1);
+    t.owner.answered(t.route, request, { t: 'res', id: 1, ok: true, p: 'answer' }, t.source, 1);
     t.clock.advance(1000);
     expect(await promise).toBe('answer');
     expect(t.events.map((e) => e.outcome)).toEqual(['OK']);
@@ -108,7 +108,7 @@ describe('RequestOwner', () => {
   it('an answer that fails validation: INVALID_RESPONSE, and the source is distrusted', async () => {
     const t = setup({ validate: () => { throw new Error('not a string'); } });
     const { promise, request } = t.sent();
-    t.owner.answered(request, { t: 'res', id: 1, ok: true, p: 5 }, t.source, 1);
+    t.owner.answered(t.route, request, { t: 'res', id: 1, ok: true, p: 5 }, t.source, 1);
     expect(await t.settledOf(promise)).toMatchObject({ code: 'INVALID_RESPONSE' });
     expect(t.distrusted).toEqual(['invalid response: not a string']);
   });
