@@ -20,6 +20,7 @@ export const INSTANCE_STATES = [
   'crashed',
   'backoff',
   'restarting',
+  'recycling',
   'failed',
   'stopping',
   'stopped',
@@ -93,6 +94,10 @@ export interface InstanceContext {
   lastExit: LastExit | null;
   /** The wait before the next start, as decided by the supervisor. */
   backoffMs: number;
+  /** Graceful replacements of a live process that could serve no more (not restarts, not crashes). */
+  recycles: number;
+  /** A supervisor's RESTART arrived while recycling: the replacement then waits its backoff and counts as a restart. */
+  restartOrdered: boolean;
   /** When the live process became ready (the `at` of the spawn result), null when there is none. */
   startedAt: number | null;
 }
@@ -115,8 +120,10 @@ export type InstanceEvent =
   | { type: 'IDLE'; generation: number }
   /** The process ended. */
   | { type: 'EXIT'; generation: number; code: number | null; signal: string | null }
-  /** The process is presumed hung or compromised (protocol, invalid answer, heartbeat, timeout). */
+  /** The process is presumed hung or compromised (protocol, invalid answer, heartbeat). */
   | { type: 'FAULT'; generation: number; reason: string }
+  /** The process can serve no more through no fault of its own (every slot stuck): replace it gracefully. */
+  | { type: 'RECYCLE'; generation: number; reason: string }
   /** Supervisor: start again after `delayMs` (also terminates a live process first). */
   | { type: 'RESTART'; delayMs: number }
   /** Supervisor: no more restarts. */
@@ -179,5 +186,5 @@ export interface SpawnOutput {
  */
 export interface TerminateInput {
   generation: number;
-  reason: 'restart' | 'stop';
+  reason: 'restart' | 'stop' | 'recycle';
 }

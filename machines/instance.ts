@@ -28,9 +28,10 @@ export type {
  *
  * ```
  * extracting -> spawning -> ready <-> busy
- *                  ^          \        /
- *                  |           v      v
- *               backoff <---- crashed ----> failed (gave up)
+ *     ^            ^          \        /
+ *     |            |           v      v
+ *     |         backoff <---- crashed ----> failed (gave up)
+ *     +------- recycling <--- ready/busy (every slot stuck: bye, no blame, no backoff)
  *     any state -- STOP --> stopping -> stopped
  * ```
  *
@@ -86,6 +87,19 @@ function whenTerminated(target: 'backoff' | 'stopped', ...then: Array<'countRest
   return { 'xstate.done.actor.terminate': settled, 'xstate.error.actor.terminate': settled } as const;
 }
 
+/**
+ * The end of a recycle's termination: straight on to a fresh start, or (if the supervisor ordered
+ * a restart meanwhile) through its backoff, counted as that restart.
+ */
+function recycled(type: 'xstate.done.actor.terminate' | 'xstate.error.actor.terminate') {
+  return {
+    [type]: [
+      { guard: 'restartOrdered', target: 'backoff', actions: ['stopTermination', 'processGone', 'countRestart'] },
+      { target: 'extracting', actions: ['stopTermination', 'processGone', 'countRecycle'] },
+    ],
+  } as const;
+}
+
 type ExitEvent = Extract<InstanceEvent, { type: 'EXIT' }>;
 type FaultEvent = Extract<InstanceEvent, { type: 'FAULT' }>;
 type RestartEvent = Extract<InstanceEvent, { type: 'RESTART' }>;
@@ -119,6 +133,11 @@ function lifeEnds(phase: LastExit['phase']) {
     RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs }) } },
   } as const;
 }
+
+/** A live process that can serve no more through no fault of its own is replaced gracefully. */
+const recycle = {
+  RECYCLE: { guard: 'isCurrentGeneration', target: 'recycling' },
+} as const;
 
 /**
  * The lifecycle machine of one handler instance.
@@ -177,12 +196,16 @@ export const instanceMachine = setup({
     })),
     processGone: assign({ pid: null, startedAt: null }),
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
+    countRecycle: assign({ recycles: ({ context }) => context.recycles + 1 }),
+    orderRestart: assign({ restartOrdered: true }),
+    clearRestartOrder: assign({ restartOrdered: false }),
     stopTermination: stopChild(TERMINATION),
   },
   guards: {
     /** A late event of an older process must never touch its replacement. */
     isCurrentGeneration: ({ context, event }) => 'generation' in event && event.generation === context.generation,
     noBackoff: ({ context }) => context.backoffMs === 0,
+    restartOrdered: ({ context }) => context.restartOrdered,
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
@@ -199,6 +222,8 @@ export const instanceMachine = setup({
     lastExit: null,
     backoffMs: 0,
     startedAt: null,
+    recycles: 0,
+    restartOrdered: false,
   }),
   initial: 'extracting',
   // STOP works from every state; `restarting` and `stopping` override it because a termination
@@ -241,10 +266,10 @@ export const instanceMachine = setup({
       on: lifeEnds('start'),
     },
     ready: {
-      on: { BUSY: { guard: 'isCurrentGeneration', target: 'busy' }, ...lifeEnds('service') },
+      on: { BUSY: { guard: 'isCurrentGeneration', target: 'busy' }, ...recycle, ...lifeEnds('service') },
     },
     busy: {
-      on: { IDLE: { guard: 'isCurrentGeneration', target: 'ready' }, ...lifeEnds('service') },
+      on: { IDLE: { guard: 'isCurrentGeneration', target: 'ready' }, ...recycle, ...lifeEnds('service') },
     },
     crashed: {
       // The supervisor decides; this state only waits for its answer.
@@ -285,6 +310,25 @@ export const instanceMachine = setup({
         ...whenTerminated('backoff', 'countRestart'),
         RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
         // The termination under way becomes the stop's: terminate is never called twice.
+        STOP: { target: 'stopping' },
+      },
+    },
+    recycling: {
+      // Every slot stuck (requests cancelled and never answered): the process is terminated like
+      // a restart (`bye`, grace, SIGKILL) but it is no crash — the supervisor is not asked, nothing
+      // counts toward intensity, and the next start follows at once. Its exit is the termination's.
+      entry: [
+        'clearRestartOrder',
+        spawnChild('terminate', {
+          id: TERMINATION,
+          input: ({ context }) => ({ generation: context.generation, reason: 'recycle' as const }),
+        }),
+      ],
+      on: {
+        ...recycled('xstate.done.actor.terminate'),
+        ...recycled('xstate.error.actor.terminate'),
+        // The supervisor restarts it meanwhile (a sibling crashed): the replacement is that restart.
+        RESTART: { actions: ['orderRestart', { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) }] },
         STOP: { target: 'stopping' },
       },
     },

@@ -18,6 +18,8 @@ export const UMD_ERROR_CODES = [
   'INTEGRITY',
   'SPAWN',
   'SANDBOX',
+  // The caller's own mistake (an unknown driver, a payload the protocol refuses): never the handler's fault.
+  'BAD_REQUEST',
 ] as const;
 
 /** One of {@link UMD_ERROR_CODES}. */

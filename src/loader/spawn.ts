@@ -15,6 +15,7 @@ import {
   type ProtocolLimits,
   type ResponseMessage,
 } from '../protocol/index.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { nonNegativeInteger, positiveInteger } from '../util/options.js';
 import type { LoadedImage } from './extract.js';
 import { inheritableFds } from './inherited-fds.js';
@@ -61,6 +62,8 @@ export interface SpawnOptions {
   generation: number;
   /** Time from spawn to `hello` before the start fails with `SPAWN`. */
   startTimeoutMs: number;
+  /** The clock its timers run on (handshake timeout, cut-frame verdict, `terminate`'s grace); default the real one. */
+  clock?: Clock;
   maxFrameBytes: number;
   maxDepth: number;
   /** Most data items in one frame (default 262144). */
@@ -285,6 +288,7 @@ class Handler implements HandlerProcess {
   /** The first bytes of stdout before hello, kept to say what a handler printed instead of a frame. */
   private early: Buffer[] = [];
   private earlyBytes = 0;
+  private readonly clock: Clock;
   /** Settles the handshake; replaced by a no-op once it is settled. */
   private onHandshake: (event: HandshakeEvent) => void = () => {};
 
@@ -299,6 +303,7 @@ class Handler implements HandlerProcess {
     this.driver = options.driver;
     this.instance = options.instance;
     this.generation = options.generation;
+    this.clock = options.clock ?? systemClock;
     // Waiting for the driver's decode budget stops reading stdout: the handler then blocks on its write.
     this.decoder = new FrameDecoder({ ...limits, budget: options.decodeBudget, onStall: (stalled) => (stalled ? child.stdout.pause() : child.stdout.resume()) });
     const stdin = child.stdin;
@@ -346,10 +351,10 @@ class Handler implements HandlerProcess {
     // Settled by the exit, never by the pipes alone: whatever still holds them open after the
     // drain is cut off here, which lets 'close' come.
     child.once('exit', () => {
-      const drain = setTimeout(() => {
+      const drain = this.clock.setTimeout(() => {
         for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
       }, EXIT_DRAIN_MS);
-      child.once('close', () => clearTimeout(drain));
+      child.once('close', () => this.clock.clearTimeout(drain));
     });
     // An 'error' without a listener would throw in the manager: every stream gets one.
     child.on('error', (err) => {
@@ -425,24 +430,24 @@ class Handler implements HandlerProcess {
       return this.exited;
     }
     this.send({ t: 'bye' });
-    const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    const timer = this.clock.setTimeout(() => this.kill('SIGKILL'), graceMs);
     try {
       return await this.exited;
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
   /** Waits for `hello`; on any failure kills the group, waits for the reap, then rejects. */
   handshake(timeoutMs: number, signal: AbortSignal | undefined, abortError: (pid?: number) => UmdError): Promise<HandlerProcess> {
     return new Promise<HandlerProcess>((resolve, reject) => {
-      const timer = setTimeout(() => this.onHandshake({ kind: 'timeout', timeoutMs }), timeoutMs);
+      const timer = this.clock.setTimeout(() => this.onHandshake({ kind: 'timeout', timeoutMs }), timeoutMs);
       const onAbort = () => this.onHandshake({ kind: 'aborted' });
       signal?.addEventListener('abort', onAbort, { once: true });
       void this.exited.then(() => this.onHandshake({ kind: 'closed' }));
       this.onHandshake = (event) => {
         this.onHandshake = () => {};
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (event.kind === 'hello') {
           this.ready = true;
@@ -530,13 +535,13 @@ class Handler implements HandlerProcess {
    */
   private cutShort(error: ProtocolError): void {
     if (!this.running) return;
-    const verdict = setTimeout(() => {
+    const verdict = this.clock.setTimeout(() => {
       // One more loop turn first: an exit already signalled is then seen even if the timer ran late.
       setImmediate(() => {
         if (this.running) this.faulted(error);
       });
     }, CUT_FRAME_VERDICT_MS);
-    this.child.once('exit', () => clearTimeout(verdict));
+    this.child.once('exit', () => this.clock.clearTimeout(verdict));
   }
 
   private faulted(error: ProtocolError): void {

@@ -1,16 +1,2 @@
-/**
- * Time as the manager sees it. Injected so that logic depending on time can be driven by a test
- * clock; the default is the real one.
- */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** The real clock: monotonic milliseconds, Node timers (unref'd: a pending deadline never keeps a process alive by itself). */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+// The manager's clock is the one every timer of the library runs on (loader included).
+export { systemClock, type Clock } from '../util/clock.js';

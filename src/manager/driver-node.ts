@@ -1,4 +1,5 @@
 import { UmdError } from '../errors.js';
+import type { InstanceContext } from '../../machines/instance-types.js';
 import type { LoadedImage } from '../loader/extract.js';
 import type { PreparedSandbox } from '../sandbox/index.js';
 import type { HandlerProcess } from '../loader/spawn.js';
@@ -6,15 +7,17 @@ import type { ResponseMessage } from '../protocol/messages.js';
 import type { Clock } from './clock.js';
 import type { Driver } from './driver.js';
 import type { EventHub } from './events.js';
-import { InstanceRuntime, type ProcessEnd } from './instance.js';
+import { InstanceRuntime, type InstanceHost } from './instance.js';
 import type { PendingRequest } from './pending.js';
 import { RequestQueue } from './queue.js';
-import { checkAnswer } from './validate-answer.js';
+import type { AnswerSource, ProcessEnd, RequestOwner, RequestRoute } from './request-owner.js';
 
 /** What a driver node needs from the manager that owns it. */
 export interface DriverHost {
   readonly clock: Clock;
   readonly hub: EventHub;
+  /** Settles requests: the node routes them and reports what became of them, nothing more. */
+  readonly owner: RequestOwner;
   /** Extracts the image and prepares its sandbox (once per load; every start reuses both). */
   load(driver: Driver): Promise<LoadedDriver>;
   spawn(driver: Driver, loaded: LoadedDriver, instance: InstanceRuntime, generation: number, signal: AbortSignal): Promise<HandlerProcess>;
@@ -29,9 +32,10 @@ export interface LoadedDriver {
 /**
  * One driver in the tree: its bounded queue, its instances (active ones and warm spares), and the
  * routing between them. Requests wait here — not on an instance — so that work queued during a
- * restart simply goes to whichever instance is ready next.
+ * restart simply goes to whichever instance is ready next. What becomes of a request (answered,
+ * lost, refused) is passed on to the request owner, which alone settles it.
  */
-export class DriverNode {
+export class DriverNode implements InstanceHost, RequestRoute {
   readonly instances: InstanceRuntime[] = [];
   readonly queue = new RequestQueue();
   private loading: Promise<LoadedDriver> | undefined;
@@ -171,97 +175,41 @@ export class DriverNode {
     }
   }
 
-  /** An answer arrived for `request` from `instance`: check it, then settle it. */
-  deliver(request: PendingRequest, message: ResponseMessage, instance: InstanceRuntime, proc: HandlerProcess): void {
-    if (!message.ok) {
-      request.fail('HANDLER_ERROR', `handler "${this.driver.name}" answered ${message.e.code}: ${message.e.message}`, {
-        handlerCode: message.e.code,
-        instance: instance.id,
-        generation: proc.generation,
-      });
-      this.dispatch();
-      return;
-    }
-    const validate = this.driver.validate;
-    if (validate === undefined) {
-      // No validator: nothing to check, nothing to allocate.
-      request.resolve(message.p);
-      this.dispatch();
-      return;
-    }
-    const checked = checkAnswer(validate, message.p, { driver: this.driver.name, method: request.method, payload: request.payload });
-    if (checked instanceof Promise) {
-      void checked.then((result) => this.settleChecked(request, result, instance, proc));
-    } else {
-      this.settleChecked(request, checked, instance, proc);
-    }
-  }
-
-  private settleChecked(request: PendingRequest, checked: { ok: true; value: unknown } | { ok: false; why: string }, instance: InstanceRuntime, proc: HandlerProcess): void {
-    if (checked.ok) {
-      request.resolve(checked.value);
-    } else {
-      request.fail('INVALID_RESPONSE', `handler "${this.driver.name}" gave an answer that failed validation: ${checked.why}`, {
-        instance: instance.id,
-        generation: proc.generation,
-      });
-      // An answer that fails validation means the handler cannot be trusted any more.
-      instance.markFaulty(`invalid response: ${checked.why}`, proc);
-    }
+  /** InstanceHost: the handler answered `request`; the owner settles it, and its slot is free. */
+  answered(request: PendingRequest, message: ResponseMessage, source: AnswerSource, generation: number): void {
+    this.host.owner.answered(this, request, message, source, generation);
     this.dispatch();
   }
 
-  /**
-   * Requests that were in flight on a process that ended. Idempotent ones go back to the front of
-   * the queue (a capped number of times); a request present at too many crashes is a poison pill
-   * and is rejected for good — one malicious input must not become a restart storm.
-   */
-  onRequestsLost(lost: PendingRequest[], end: ProcessEnd): void {
-    const { retries, poisonThreshold, name } = this.driver;
-    const retry: PendingRequest[] = [];
-    for (const request of lost) {
-      request.wireId = 0;
-      request.instance = undefined;
-      if (request.settled) continue;
-      if (end.cause === 'stop') {
-        request.fail('STOPPED', `manager stopped while request ${request.id} was in flight on "${name}"`, { instance: end.instance, generation: end.generation });
-        continue;
-      }
-      const details = {
-        instance: end.instance,
-        generation: end.generation,
-        exitCode: end.code,
-        signal: end.signal,
-        stderrTail: end.stderrTail,
-      };
-      if (end.cause === 'crash') {
-        request.crashes++;
-        if (request.crashes >= poisonThreshold) {
-          request.fail('HANDLER_CRASHED', `request ${request.id} was in flight on ${request.crashes} handlers of "${name}" that crashed; rejected for good as a poison pill (last: ${describeEnd(end)})`, {
-            ...details,
-            reason: 'poison-pill',
-          });
-          continue;
-        }
-      }
-      if (request.idempotent && request.retries < retries) {
-        request.retries++;
-        retry.push(request);
-        continue;
-      }
-      const code = end.cause === 'crash' && end.fault !== undefined ? end.fault.code : 'HANDLER_CRASHED';
-      request.fail(code, `handler "${name}" (instance ${end.instance}, generation ${end.generation}, pid ${end.pid}) ${describeEnd(end)} while request ${request.id} was in flight${end.stderrTail.length ? `; stderr: ${end.stderrTail.slice(-3).join(' | ')}` : ''}`, {
-        ...details,
-        reason: end.cause === 'sibling' ? 'sibling-restart' : end.fault !== undefined ? 'fault' : 'crash',
-      });
-    }
-    // Back to the front, in their original order.
-    for (let i = retry.length - 1; i >= 0; i--) this.queue.unshift(retry[i]!);
+  /** InstanceHost: `request` cannot be written to a handler (its payload); the owner settles it. */
+  unsendable(request: PendingRequest, error: Error): void {
+    this.host.owner.unsendable(request, error);
+  }
+
+  /** InstanceHost: a slot came free (a late answer): send what waits. */
+  slotFreed(): void {
     this.dispatch();
   }
 
-  /** A crashed active instance hands its place to a ready spare, if any (warm spares). */
-  onInstanceCrashed(instance: InstanceRuntime): void {
+  /** InstanceHost: a process ended; what was in flight on it is the owner's to settle or retry. */
+  processEnded(lost: PendingRequest[], end: ProcessEnd): void {
+    this.host.owner.lost(lost, end);
+    this.dispatch();
+  }
+
+  /** RequestRoute: back to the front of the queue, in their original order. */
+  requeue(requests: PendingRequest[]): void {
+    for (let i = requests.length - 1; i >= 0; i--) this.queue.unshift(requests[i]!);
+    this.dispatch();
+  }
+
+  /** RequestRoute: a queued request settled while waiting. */
+  unqueue(request: PendingRequest): void {
+    this.queue.remove(request);
+  }
+
+  /** InstanceHost: a crashed active instance hands its place to a ready spare, if any (warm spares). */
+  crashed(instance: InstanceRuntime): void {
     if (instance.spare) return;
     const spare = this.instances.find((candidate) => candidate.spare && candidate.available);
     if (spare === undefined) return;
@@ -270,14 +218,12 @@ export class DriverNode {
     this.dispatch();
   }
 
-  onInstanceState(instance: InstanceRuntime, from: string, to: string, context: { generation: number; pid: number | null }): void {
+  stateChanged(instance: InstanceRuntime, from: string, to: string, context: InstanceContext): void {
     this.hub.emit({ type: 'state', driver: this.driver.name, instance: instance.id, generation: context.generation, pid: context.pid, from, to, at: this.clock.now() });
     if (instance.available) this.dispatch();
     else if (to === 'stopped' && this.retired) {
       // Nothing will ever serve these: say so now rather than let them wait for their deadline.
-      for (const request of [...this.queue.drain()]) {
-        request.fail('STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`);
-      }
+      this.host.owner.rejectAll(this.queue.drain(), 'STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`, undefined);
     }
   }
 
@@ -299,10 +245,3 @@ export class DriverNode {
     for (const instance of this.instances) yield* instance.inFlight.values();
   }
 }
-
-function describeEnd(end: ProcessEnd): string {
-  if (end.fault !== undefined) return `was killed after a fault (${end.fault.reason})`;
-  if (end.cause === 'sibling') return 'was restarted because a sibling crashed';
-  return end.signal !== null ? `was killed by ${end.signal}` : `exited with code ${end.code}`;
-}
-

@@ -66,13 +66,23 @@ export interface DriverOptions {
   concurrency?: number;
   /** Requests waiting for an instance before `QUEUE_FULL` (default 1000). */
   maxQueue?: number;
-  /** Default deadline of a request, queue time included (default 30000). */
+  /**
+   * Default deadline of a request, queue time included (default 30000). It is the caller's
+   * patience: past it that caller alone rejects `TIMEOUT` and a `cancel` goes to the handler,
+   * which is not blamed for it.
+   */
   requestTimeoutMs?: number;
+  /**
+   * How long a request cancelled by its caller (deadline, abort) may stay unanswered before its
+   * slot counts as stuck (default 5000). When every slot of an instance is stuck, it is recycled:
+   * `bye`, a fresh process, no restart counted.
+   */
+  cancelGraceMs?: number;
   /** Time from spawn to `hello` before the start fails (default 10000). */
   startTimeoutMs?: number;
   /** Grace between `bye` and SIGKILL on shutdown, or `'brutal_kill'` (default 5000). */
   shutdownMs?: number | 'brutal_kill';
-  /** Interval between pings to a busy handler; a missed pong is a hang (default 5000; false = off). */
+  /** Interval between pings to a busy handler; a missed pong is a hang, killed and restarted (default 5000; false = off). */
   heartbeatMs?: number | false;
   /** Checks every answer; a refused answer is `INVALID_RESPONSE` and the instance is restarted. */
   validate?: Validator;
@@ -111,7 +121,7 @@ export interface Driver extends Readonly<Required<Omit<DriverOptions, 'validate'
 }
 
 const KNOWN = [
-  'kind', 'name', 'image', 'restart', 'concurrency', 'maxQueue', 'requestTimeoutMs', 'startTimeoutMs', 'shutdownMs',
+  'kind', 'name', 'image', 'restart', 'concurrency', 'maxQueue', 'requestTimeoutMs', 'cancelGraceMs', 'startTimeoutMs', 'shutdownMs',
   'heartbeatMs', 'validate', 'sandbox', 'instances', 'spares', 'maxFrameBytes', 'maxDepth', 'maxItems', 'decodeBudgetBytes', 'backoff',
   'retries', 'poisonThreshold', 'env', 'args',
 ] as const;
@@ -169,6 +179,7 @@ export function defineDriver(options: DriverOptions): Driver {
     concurrency: optional('concurrency', positiveInteger, 1),
     maxQueue: optional('maxQueue', positiveInteger, 1000),
     requestTimeoutMs: optional('requestTimeoutMs', positiveInteger, 30_000),
+    cancelGraceMs: optional('cancelGraceMs', positiveInteger, 5000),
     startTimeoutMs: optional('startTimeoutMs', positiveInteger, 10_000),
     shutdownMs,
     heartbeatMs,

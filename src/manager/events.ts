@@ -10,6 +10,12 @@ export type ManagerEvent =
   | { type: 'spawn'; driver: string; instance: string; generation: number; pid: number; at: number }
   | { type: 'exit'; driver: string; instance: string; generation: number; pid: number; code: number | null; signal: string | null; at: number }
   | { type: 'fault'; driver: string; instance: string; generation: number; reason: string; at: number }
+  /**
+   * A live handler replaced without blame: `bye`, then a fresh process. Not a restart. `cause` is
+   * the closed reason (`stuck`: every slot held by a cancelled request unanswered past
+   * `cancelGraceMs`), `reason` the sentence.
+   */
+  | { type: 'recycle'; driver: string; instance: string; generation: number; cause: 'stuck'; reason: string; at: number }
   | { type: 'restart'; supervisor: string; child: string; reason: string; delayMs: number; at: number }
   | { type: 'escalate'; supervisor: string; reason: string; at: number }
   | { type: 'gave-up'; supervisor: string; reason: string; at: number }

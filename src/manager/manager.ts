@@ -5,22 +5,17 @@ import { spawnHandler } from '../loader/spawn.js';
 import { DecodeBudget } from '../protocol/budget.js';
 import { SupervisorNode, type SupervisedChild, type TreeEnvironment } from '../../supervisors/tree.js';
 import { systemClock, type Clock } from './clock.js';
-import { DeadlineHeap } from './deadlines.js';
 import { DriverNode, type DriverHost, type LoadedDriver } from './driver-node.js';
 import { prepareSandbox } from '../sandbox/index.js';
 import type { Driver } from './driver.js';
 import { EventHub, ManagerEventStream, validateEventStreamOptions, type EventStreamOptions, type ManagerListener } from './events.js';
-import { PendingRequest, type SettleHook } from './pending.js';
 import { validateManagerOptions, validateRequestOptions, validateStopOptions, type LaunchWrapper, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
+import { RequestOwner } from './request-owner.js';
+import type { RuntimeSupervisor } from './runtime-tree.js';
 import { snapshotTree, type TreeSnapshot } from './snapshot.js';
 import type { SupervisorSpec } from './tree-spec.js';
 
-/** The runtime shape of one supervisor: its node and, per spec child, what runs it. */
-export interface RuntimeSupervisor {
-  spec: SupervisorSpec;
-  node: SupervisorNode;
-  children: Array<{ driver: DriverNode } | { supervisor: RuntimeSupervisor }>;
-}
+export type { RuntimeSupervisor } from './runtime-tree.js';
 
 /**
  * Starts a supervision tree of drivers and resolves once every instance has said hello.
@@ -56,23 +51,20 @@ export class Manager {
   /** Per driver: bytes of answers held half-read at once, shared by its instances. */
   private readonly decodeBudgets = new Map<string, DecodeBudget>();
   private readonly root: RuntimeSupervisor;
-  private readonly deadlines: DeadlineHeap;
+  private readonly owner: RequestOwner;
   private readonly clock: Clock;
   private accepting = true;
   private gaveUpReason: string | undefined;
   private stopping: Promise<void> | undefined;
-  private pendingCount = 0;
-  private drainWaiter: (() => void) | undefined;
-  /** One function for every request (not a closure per request): told when a request settles. */
-  private readonly settleHook: SettleHook = (request, code, message) => this.onSettled(request, code, message);
 
   /** @internal use {@link createManager}. */
   constructor(tree: SupervisorSpec, private readonly config: { runtimeDir: string | undefined; clock: Clock; random: () => number; launchWrapper?: LaunchWrapper | undefined }) {
     this.clock = config.clock;
-    this.deadlines = new DeadlineHeap(this.clock, (request) => this.expire(request));
+    this.owner = new RequestOwner(this.clock, this.hub);
     const host: DriverHost = {
       clock: this.clock,
       hub: this.hub,
+      owner: this.owner,
       load: (driver) => this.load(driver),
       spawn: (driver, loaded, instance, generation, signal) =>
         spawnHandler(loaded.image, {
@@ -83,6 +75,7 @@ export class Manager {
           instance: instance.id,
           generation,
           startTimeoutMs: driver.startTimeoutMs,
+          clock: this.clock,
           maxFrameBytes: driver.maxFrameBytes,
           maxDepth: driver.maxDepth,
           maxItems: driver.maxItems,
@@ -112,6 +105,7 @@ export class Manager {
         } else {
           const node = new DriverNode(child, host);
           this.drivers.set(child.name, node);
+          this.owner.addRoute(node);
           children.push({ driver: node });
           supervised.push(...node.instances);
         }
@@ -154,6 +148,15 @@ export class Manager {
     } catch {
       // Sweeping is housekeeping: a failure to sweep must not stop a service from starting.
     }
+    // Load every image first: a pinned digest or signature that does not match is the same at
+    // every attempt, so it fails the start at once (INTEGRITY, naming both digests) rather than
+    // after the start intensity's worth of retries. Other load failures are left to the tree's
+    // start, which retries them (a root made writable again, a sandbox probe).
+    const integrity = await this.preload();
+    if (integrity !== undefined) {
+      await this.settleStop();
+      throw integrity;
+    }
     try {
       await this.root.node.start();
     } catch (err) {
@@ -167,10 +170,22 @@ export class Manager {
     }
   }
 
+  /** Loads every driver's image; returns the first INTEGRITY failure, if any. */
+  private async preload(): Promise<UmdError | undefined> {
+    const loads = await Promise.allSettled([...this.drivers.values()].map((node) => node.ensureLoaded()));
+    for (const load of loads) {
+      if (load.status === 'rejected' && load.reason instanceof UmdError && load.reason.code === 'INTEGRITY') return load.reason;
+    }
+    return undefined;
+  }
+
   /**
    * Sends `payload` to the driver named `driver` and resolves with its validated answer. Rejects
    * with a `UmdError` whose code says why (QUEUE_FULL, TIMEOUT, HANDLER_CRASHED, HANDLER_ERROR,
-   * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP). Settles exactly once, always.
+   * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP, and BAD_REQUEST for the caller's own
+   * mistake: an unknown driver, a payload the protocol refuses). Settles exactly once, always.
+   * A deadline (`timeoutMs`) or an abort fails this request alone: its handler is sent a `cancel`
+   * and goes on serving the others.
    *
    * @example
    * ```ts
@@ -180,10 +195,7 @@ export class Manager {
    */
   request<T = unknown>(driver: string, payload: unknown, options?: RequestOptions): Promise<T> {
     const node = this.drivers.get(driver);
-    if (node === undefined) {
-      const known = [...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ');
-      return Promise.reject(new RangeError(`driver must be one of ${known}, got ${JSON.stringify(driver)}`));
-    }
+    if (node === undefined) return Promise.reject(this.unknownDriver(driver));
     let opts: ReturnType<typeof validateRequestOptions>;
     try {
       opts = validateRequestOptions(options);
@@ -204,18 +216,14 @@ export class Manager {
     if (node.queue.length >= node.driver.maxQueue) {
       return Promise.reject(new UmdError('QUEUE_FULL', `queue of "${name}" is full (maxQueue ${node.driver.maxQueue})`, { driver: name }));
     }
-    const now = this.clock.now();
     const timeoutMs = opts.timeoutMs ?? node.driver.requestTimeoutMs;
-    const request = new PendingRequest(name, opts.method, payload, now + timeoutMs, opts.idempotent, now, this.settleHook);
-    try {
-      this.pendingCount++;
-      this.deadlines.add(request);
-      if (opts.signal) request.watchAbort(opts.signal, () => this.abort(request, node, opts.signal!));
-      node.enqueue(request);
-    } catch (err) {
-      request.rejectUnexpected(err); // as a throw inside a promise executor would have done
-    }
-    return request.promise as Promise<T>;
+    return this.owner.accept(node, opts.method, payload, timeoutMs, opts.idempotent, opts.signal) as Promise<T>;
+  }
+
+  /** The caller named a driver this tree does not have: their mistake (BAD_REQUEST). */
+  private unknownDriver(driver: string): UmdError {
+    const known = [...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ');
+    return new UmdError('BAD_REQUEST', `driver must be one of ${known}, got ${JSON.stringify(driver)}`, { reason: 'unknown-driver' });
   }
 
   /**
@@ -274,7 +282,7 @@ export class Manager {
    */
   async reload(driver: string): Promise<void> {
     const node = this.drivers.get(driver);
-    if (node === undefined) throw new RangeError(`driver must be one of ${[...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ')}, got ${JSON.stringify(driver)}`);
+    if (node === undefined) throw this.unknownDriver(driver);
     await node.reload();
   }
 
@@ -315,15 +323,15 @@ export class Manager {
 
   private async shutdown(drainMs: number): Promise<void> {
     this.accepting = false;
-    if (drainMs > 0 && this.pendingCount > 0) {
+    if (drainMs > 0 && this.owner.pending > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(resolve, drainMs);
-        this.drainWaiter = () => {
+        this.owner.onDrained = () => {
           this.clock.clearTimeout(timer);
           resolve();
         };
       });
-      this.drainWaiter = undefined;
+      this.owner.onDrained = undefined;
     }
     this.rejectAll('STOPPED', 'manager stopped before the request finished');
     await this.settleStop();
@@ -345,7 +353,7 @@ export class Manager {
         this.removing = undefined; // the next stop() tries again
         throw failed.reason;
       }
-      this.deadlines.clear();
+      this.owner.clear();
       this.finished = true;
       this.hub.emit({ type: 'stopped', at: this.clock.now() });
     });
@@ -367,48 +375,7 @@ export class Manager {
   }
 
   private rejectAll(code: 'STOPPED' | 'GAVE_UP', message: string): void {
-    for (const node of this.drivers.values()) {
-      for (const request of [...node.pending()]) {
-        request.instance?.cancel(request);
-        request.fail(code, `${message} (request ${request.id} to "${node.driver.name}")`, { reason: code === 'GAVE_UP' ? this.gaveUpReason : undefined });
-      }
-    }
-  }
-
-  private onSettled(request: PendingRequest, code: 'OK' | UmdError['code'], message: string | undefined): void {
-    this.deadlines.remove(request);
-    if (request.queued) this.drivers.get(request.driver)?.queue.remove(request);
-    this.pendingCount--;
-    if (this.hub.active) {
-      const at = this.clock.now();
-      this.hub.emit({ type: 'request', driver: request.driver, request: request.id, outcome: code, latencyMs: at - request.startedAt, at, ...(message === undefined ? {} : { message }) });
-    }
-    if (this.pendingCount === 0) this.drainWaiter?.();
-  }
-
-  private expire(request: PendingRequest): void {
-    const instance = request.instance;
-    const timeoutMs = Math.round(request.deadline - request.startedAt);
-    if (instance !== undefined && request.wireId !== 0) {
-      const proc = instance.proc;
-      instance.cancel(request);
-      request.fail('TIMEOUT', `request ${request.id} to "${request.driver}" timed out after ${timeoutMs} ms in flight; the handler is presumed hung and is restarted`, {
-        instance: instance.id,
-        generation: proc?.generation,
-      });
-      instance.markFaulty(`request deadline of ${timeoutMs} ms passed`, proc);
-      return;
-    }
-    request.fail('TIMEOUT', `request ${request.id} to "${request.driver}" timed out after ${timeoutMs} ms waiting in the queue`);
-  }
-
-  private abort(request: PendingRequest, node: DriverNode, signal: AbortSignal): void {
-    const instance = request.instance;
-    const sent = instance !== undefined && request.wireId !== 0;
-    if (sent) instance.cancel(request);
-    request.fail('ABORTED', `request ${request.id} to "${node.driver.name}" aborted ${sent ? 'after it was sent (cancel sent to the handler)' : 'before it was sent'}`, {
-      reason: signal.reason instanceof Error ? signal.reason.message : String(signal.reason),
-    });
+    const reason = code === 'GAVE_UP' ? this.gaveUpReason : undefined;
+    for (const node of this.drivers.values()) this.owner.rejectAll(node.pending(), code, message, reason);
   }
 }
-

@@ -1,9 +1,21 @@
 import { nanoid } from 'nanoid';
 import { UmdError, type UmdErrorCode, type UmdErrorDetails } from '../errors.js';
-import type { InstanceRuntime } from './instance.js';
 
 /**
- * Told once about every request that settles (the manager: deadlines, counts, events). One
+ * What a sent request knows of the instance carrying it: enough to withdraw it. Declared here so
+ * that a request does not import the instance (which imports requests): no cycle.
+ */
+export interface Carrier {
+  readonly id: string;
+  /**
+   * The caller stopped waiting for `request` (deadline, abort, stop): a `cancel` goes to the
+   * handler; the slot stays taken until the handler answers (late) or the process ends.
+   */
+  withdraw(request: PendingRequest): void;
+}
+
+/**
+ * Told once about every request that settles (the request owner: deadlines, counts, events). One
  * function serves every request, rather than a closure made per request.
  *
  * @example
@@ -22,9 +34,10 @@ function bindSettlers(resolve: (value: unknown) => void, reject: (error: UmdErro
 }
 
 /**
- * One accepted request, from `manager.request()` until it settles. It settles exactly once: every
- * path (answer, crash, deadline, abort, stop, give-up) goes through `resolve`/`fail`, and the second
- * call of either is a no-op — that is the guarantee, so it lives in one place.
+ * One accepted request, from `manager.request()` until it settles: queued (`queued`), sent
+ * (`wireId` and `carrier` set), then settled. It settles exactly once: only the request owner
+ * (request-owner.ts) calls `resolve`/`fail`, and the second call of either is a no-op — that is
+ * the guarantee, so it lives in one place.
  */
 export class PendingRequest {
   private requestId: string | undefined;
@@ -33,7 +46,7 @@ export class PendingRequest {
   /** Wire id while in flight on some process (0 = not sent). */
   wireId = 0;
   /** The instance it is in flight on, if any. */
-  instance: InstanceRuntime | undefined;
+  carrier: Carrier | undefined;
   /** Times it was in flight on a handler that crashed (poison-pill detection). */
   crashes = 0;
   /** Times it was sent again after a crash (idempotent retries). */

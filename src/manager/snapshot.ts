@@ -1,4 +1,4 @@
-import type { RuntimeSupervisor } from './manager.js';
+import type { RuntimeSupervisor } from './runtime-tree.js';
 import type { DriverNode } from './driver-node.js';
 
 /** One node of `manager.snapshot()`: a supervisor, a driver, or one instance of a driver. */
@@ -14,8 +14,14 @@ export interface SnapshotNode {
   restarts: number;
   /** Requests waiting for an instance. */
   queued: number;
-  /** Requests sent and not yet answered. */
+  /** Slots taken: requests sent and not yet answered, cancelled ones included until their late answer. */
   inFlight: number;
+  /** Instances: slots whose cancelled request is still unanswered past `cancelGraceMs`. */
+  stuck?: number;
+  /** Instances: answers that came after their caller had stopped waiting (dropped). */
+  lateAnswers?: number;
+  /** Instances: graceful replacements (every slot stuck); not restarts. */
+  recycles?: number;
   /** Instances: the instance id (nanoid). */
   id?: string;
   /** Supervisors: the strategy. */
@@ -61,16 +67,22 @@ function supervisorNode(sup: RuntimeSupervisor): SnapshotNode {
 function driverNode(node: DriverNode): SnapshotNode {
   const instances: SnapshotNode[] = node.instances.map((instance) => {
     const context = instance.actor.getSnapshot().context;
+    const load = instance.load;
     return {
       name: node.driver.name,
       kind: 'instance',
       id: instance.id,
-      state: instance.state,
+      // The machine's idle edge is debounced (one loop turn, so back-to-back requests never flip
+      // it); an instance with nothing in flight is idle now, and shown so.
+      state: instance.state === 'busy' && load === 0 ? 'ready' : instance.state,
       pid: instance.proc?.pid ?? null,
       generation: context.generation,
       restarts: context.restarts,
       queued: 0,
-      inFlight: instance.load,
+      inFlight: load,
+      stuck: instance.stuck,
+      lateAnswers: instance.lateAnswers,
+      recycles: context.recycles,
       spare: instance.spare,
       lastExit: instance.lastExit && { code: instance.lastExit.code, signal: instance.lastExit.signal, reason: instance.lastExit.reason },
     };

@@ -59,7 +59,7 @@ export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.001,
 /**
  * Creates the metrics of `manager`:
  * `umdkit_requests_total{driver,outcome}`, `umdkit_request_duration_seconds{driver}` (histogram),
- * `umdkit_restarts_total{supervisor,child}`, `umdkit_queue_depth{driver}` and
+ * `umdkit_restarts_total{supervisor,child}`, `umdkit_recycles_total{driver,cause}`, `umdkit_queue_depth{driver}` and
  * `umdkit_instances{driver,state}`. Create it before the traffic you want counted (with
  * `createManager({ onEvent })` timing, or right after start).
  *
@@ -85,6 +85,7 @@ export function createMetrics(manager: MetricsSource, options: MetricsOptions = 
     registers,
   });
   const restarts = new Counter({ name: 'umdkit_restarts_total', help: 'Restarts ordered by a supervisor, by supervisor and child.', labelNames: ['supervisor', 'child'] as const, registers });
+  const recycles = new Counter({ name: 'umdkit_recycles_total', help: 'Handlers replaced without blame (not restarts), by driver and cause (stuck: every slot held by a cancelled request).', labelNames: ['driver', 'cause'] as const, registers });
   new Gauge({
     name: 'umdkit_queue_depth',
     help: 'Requests waiting for an instance, by driver.',
@@ -114,6 +115,7 @@ export function createMetrics(manager: MetricsSource, options: MetricsOptions = 
   const initial = manager.snapshot();
   for (const driver of driverNodes(initial)) {
     requests.inc({ driver: driver.name, outcome: 'OK' }, 0);
+    recycles.inc({ driver: driver.name, cause: 'stuck' }, 0);
     duration.zero({ driver: driver.name });
   }
   for (const [supervisor, child] of supervisedPairs(initial)) restarts.inc({ supervisor, child }, 0);
@@ -123,6 +125,8 @@ export function createMetrics(manager: MetricsSource, options: MetricsOptions = 
       duration.observe({ driver: event.driver }, event.latencyMs / 1000);
     } else if (event.type === 'restart') {
       restarts.inc({ supervisor: event.supervisor, child: event.child });
+    } else if (event.type === 'recycle') {
+      recycles.inc({ driver: event.driver, cause: event.cause });
     }
   });
   return {

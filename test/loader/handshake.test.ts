@@ -6,6 +6,7 @@ import { spawnHandler, type SpawnOptions } from '../../src/loader/spawn.js';
 import { encodeFrame, ProtocolError } from '../../src/protocol/index.js';
 import { gone, spawnOptions, useCleanSlate } from '../fixtures/harness.js';
 import { HELLO_JS, inlineImage, STAY_ALIVE_JS } from '../fixtures/inline.js';
+import { ManualClock } from '../manager/manual-clock.js';
 
 /** Starts `source` and returns the typed error the start rejected with, after checking its process is gone. */
 async function failedStart(loaded: LoadedImage, options: Partial<SpawnOptions> = {}, signal?: AbortSignal): Promise<UmdError> {
@@ -26,15 +27,34 @@ describe('the handshake', () => {
   const slate = useCleanSlate();
   const load = (name: string, source: string) => loadImage(name, inlineImage(source), { root: slate.root });
 
-  it('kills a handler that never says hello and rejects with SPAWN (timeout)', async () => {
+  // On the injected clock: the start fails when the clock says the timeout has passed, not before,
+  // however slow or fast the machine is.
+  it('kills a handler that never says hello and rejects with SPAWN (timeout), on the injected clock', async () => {
     const loaded = await load('mute', `process.stderr.write('mute: thinking\\n'); ${STAY_ALIVE_JS}`);
-    const started = Date.now();
-    // Long enough for Node to start and write its line on a loaded machine; it never says hello.
-    const error = await failedStart(loaded, { startTimeoutMs: 1500 });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1490);
+    const clock = new ManualClock();
+    let settled = false;
+    const failing = failedStart(loaded, { startTimeoutMs: 300, clock }).finally(() => {
+      settled = true;
+    });
+    for (const end = Date.now() + 10_000; clock.pending === 0; ) {
+      if (Date.now() > end) throw new Error('the handshake timer was never armed');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    clock.advance(299);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    const error = await failing;
     expect(error.code).toBe('SPAWN');
     expect(error.details).toMatchObject({ reason: 'timeout', signal: 'SIGKILL', driver: 'mute', instance: 'test-mute', generation: 1 });
-    expect(error.message).toMatch(/did not say hello within 1500 ms/);
+    expect(error.message).toMatch(/did not say hello within 300 ms/);
+    await loaded.unload();
+  });
+
+  it('the timeout keeps the stderr of a handler that never says hello', async () => {
+    const loaded = await load('mute', `process.stderr.write('mute: thinking\\n'); ${STAY_ALIVE_JS}`);
+    const error = await failedStart(loaded, { startTimeoutMs: 3000 });
+    expect(error.details).toMatchObject({ reason: 'timeout' });
     expect(error.details.stderrTail).toEqual(['mute: thinking']);
     await loaded.unload();
   });

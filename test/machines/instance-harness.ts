@@ -162,6 +162,10 @@ export function createInstanceHarness(input: InstanceInput = { driver: 'png', in
         case 'restarting':
           await h.toReady();
           return h.send({ type: 'RESTART', delayMs: 1_000 });
+        case 'recycling':
+          await h.toReady();
+          h.send({ type: 'BUSY', generation: h.context().generation });
+          return h.send({ type: 'RECYCLE', generation: h.context().generation, reason: 'every slot stuck' });
         case 'failed':
           await h.toCrashed();
           return h.send({ type: 'GIVE_UP', reason: 'too many' });

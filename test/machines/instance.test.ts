@@ -353,6 +353,47 @@ describe("instance machine: the supervisor's decisions", () => {
   });
 });
 
+describe('instance machine: recycling (every slot stuck)', () => {
+  it('terminates the process with reason recycle and starts afresh at once: no crash reported, no restart counted', async () => {
+    const h = createInstanceHarness();
+    await h.reach('recycling');
+    expect(h.state()).toBe('recycling');
+    expect(h.calls.terminate).toEqual([{ generation: 1, reason: 'recycle' }]);
+    await h.terminateDone();
+    expect(h.state()).toBe('extracting');
+    expect(h.context()).toMatchObject({ recycles: 1, restarts: 0, pid: null });
+    expect(h.calls.reportCrash).toEqual([]);
+    expect(h.calls.kill).toEqual([]);
+    await h.toReady();
+    expect(h.context().generation).toBe(2);
+  });
+
+  it('ignores a RECYCLE of an older generation, and the exit and faults of the process it recycles', async () => {
+    const h = createInstanceHarness();
+    await h.reach('busy');
+    h.send({ type: 'RECYCLE', generation: 0, reason: 'stale' });
+    expect(h.state()).toBe('busy');
+    h.send({ type: 'RECYCLE', generation: 1, reason: 'every slot stuck' });
+    h.send({ type: 'EXIT', generation: 1, code: 0, signal: null });
+    h.send({ type: 'FAULT', generation: 1, reason: 'late' });
+    expect(h.state()).toBe('recycling');
+    expect(h.calls.reportCrash).toEqual([]);
+    expect(h.calls.kill).toEqual([]);
+  });
+
+  it('a restart ordered by the supervisor meanwhile becomes that restart: its backoff, counted once', async () => {
+    const h = createInstanceHarness();
+    await h.reach('recycling');
+    h.send({ type: 'RESTART', delayMs: 250 });
+    expect(h.calls.terminate).toHaveLength(1);
+    await h.terminateFails('EPERM');
+    expect(h.state()).toBe('backoff');
+    expect(h.context()).toMatchObject({ restarts: 1, recycles: 0, backoffMs: 250 });
+    h.clock.increment(250);
+    expect(h.state()).toBe('extracting');
+  });
+});
+
 describe('instance machine: STOP', () => {
   // Every state but the final one.
   const stoppable = INSTANCE_STATES.filter((state): state is Exclude<InstanceStateName, 'stopped'> => state !== 'stopped');

@@ -39,24 +39,26 @@ describe('crash semantics', () => {
     await manager.stop();
   });
 
-  it('a hanging handler (SIGSTOP): TIMEOUT for the caller, killed, restarted, later requests succeed', async () => {
-    const manager = await env.start({ children: [await fixtureDriver('rogue', { heartbeatMs: false, requestTimeoutMs: 400, ...fast })] });
+  // The hang is found by the heartbeat (liveness), never by a caller's deadline: no deadline in
+  // this test, so a loaded machine only makes it slower, never wrong.
+  it('a hanging handler (SIGSTOP): the heartbeat finds it; in flight rejects HANDLER_CRASHED; killed, restarted, counted', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue', { heartbeatMs: 100, ...fast })] });
     const [pid] = pidsOf(manager, 'rogue');
     const error = await failure(manager.request('rogue', null, { method: 'stop' }));
-    expect(error).toMatchObject({ code: 'TIMEOUT' });
-    expect(error.message).toContain('presumed hung');
-    expect(await gone(pid!, 2000)).toBe(true);
-    // A deadline of its own: the restart it waits for is slow on a loaded machine.
+    expect(error).toMatchObject({ code: 'HANDLER_CRASHED', details: { reason: 'fault', signal: 'SIGKILL', generation: 1 } });
+    expect(error.message).toContain('heartbeat: no pong within 100 ms');
+    expect(env.of('fault').map((f) => f.reason)).toEqual(['heartbeat: no pong within 100 ms']);
+    expect(await gone(pid!, 10_000)).toBe(true);
     expect(await manager.request('rogue', 'alive again', { timeoutMs: 10_000 })).toBe('alive again');
     expect(pidsOf(manager, 'rogue')[0]).not.toBe(pid);
-    expect(env.of('fault')[0]?.reason).toContain('deadline');
+    expect(env.of('restart')).toHaveLength(1);
     await manager.stop();
   });
 
-  it('a handler that stops answering pings is presumed hung: TIMEOUT through the heartbeat', async () => {
-    const manager = await env.start({ children: [await fixtureDriver('rogue', { heartbeatMs: 100, requestTimeoutMs: 10_000, ...fast })] });
+  it('a busy loop never answers pings: presumed hung through the heartbeat (HANDLER_CRASHED), restarted', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue', { heartbeatMs: 100, ...fast })] });
     const error = await failure(manager.request('rogue', null, { method: 'spin' }));
-    expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect(error).toMatchObject({ code: 'HANDLER_CRASHED', details: { reason: 'fault' } });
     expect(env.of('fault')[0]?.reason).toContain('heartbeat');
     expect(await manager.request('rogue', 'ok')).toBe('ok');
     await manager.stop();

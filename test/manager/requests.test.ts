@@ -58,7 +58,7 @@ describe('the request path', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'ABORTED', message: expect.stringContaining('before it was sent') });
     await expect(sent).rejects.toMatchObject({ code: 'ABORTED', message: expect.stringContaining('after it was sent') });
     // The handler answers the cancelled request later anyway: that is expected, not a fault.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => manager.snapshot().children![0]!.children![0]!.lateAnswers === 1, 'the late answer');
     expect(await manager.request('rogue', 3)).toBe(3);
     expect(pidsOf(manager, 'rogue')).toEqual(pid);
     expect(env.of('fault')).toEqual([]);
@@ -95,7 +95,7 @@ describe('the request path', () => {
     await expect(manager.request('rogue', 1, { timeoutMs: -1 })).rejects.toThrow(new RangeError('options.timeoutMs must be a positive integer, got -1'));
     await expect(manager.request('rogue', 1, { method: 5 as unknown as string })).rejects.toThrow(TypeError);
     await expect(manager.request('rogue', 1, { idempotent: 'yes' as unknown as boolean })).rejects.toThrow('options.idempotent must be a boolean, got "yes"');
-    await expect(manager.request('nope', 1)).rejects.toThrow('driver must be one of "rogue", got "nope"');
+    await expect(manager.request('nope', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'driver must be one of "rogue", got "nope"' });
     await expect(manager.stop({ drainMs: -5 })).rejects.toThrow('options.drainMs must be a non-negative integer, got -5');
     await manager.stop();
   });

@@ -77,6 +77,29 @@ describe('umdkit run', () => {
     await expect(stat(started.socket)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  // Regression: each `call --timeout 100` to a 1 s method killed and restarted the handler; the
+  // fourth made its supervisor give up, the service exited 70 and took the other driver with it.
+  it('more calls with a short --timeout than the supervisor allows restarts fail those callers alone: no restart, the service and the other driver run on', async () => {
+    const { run, started } = await startService(runtime, 'two-drivers.mjs');
+    const [echoPid, toolboxPid] = pidsOf(started.tree);
+    // `workers` allows 3 restarts in 5 s: a fourth would have made it give up.
+    for (let i = 0; i < 4; i++) {
+      const call = await cli.run(['call', 'toolbox', '{"ms":3000}', '--method', 'sleep', '--timeout', '100'], runtime.env);
+      expect(call.code).toBe(1);
+      expect(call.stderr).toMatch(/^umdkit call: TIMEOUT: .*a cancel was sent to the handler/);
+    }
+    expect(await cli.run(['call', 'echo', '"still here"'], runtime.env)).toMatchObject({ code: 0, stdout: '{"method":null,"payload":"still here"}\n' });
+    expect(await cli.run(['call', 'toolbox', '7', '--method', 'echo'], runtime.env)).toMatchObject({ code: 0, stdout: '7\n' });
+    const client = await connectService(started.socket);
+    const tree = await client.status();
+    await client.close();
+    expect(tree.restarts).toBe(0);
+    expect(pidsOf(tree)).toEqual([echoPid, toolboxPid]);
+    expect(records(run).filter((r) => r.event === 'restart' || r.event === 'gave-up')).toEqual([]);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
   it('--http serves /metrics, /healthz and /readyz for systemd and Kubernetes while the service runs', async () => {
     const { run, started } = await startService(runtime, 'two-drivers.mjs', ['--http', '127.0.0.1:0']);
     expect(await cli.run(['call', 'echo', '1'], runtime.env)).toMatchObject({ code: 0 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defineDriver, supervisor } from 'umdkit';
 import { inlineImage } from '../fixtures/inline.js';
 import { failure, fixtureDriver, gone, outcomes, pidsOf, until, useManagers } from '../manager/harness.js';
+import { ManualClock } from '../manager/manual-clock.js';
 
 const fast = { backoff: { initialMs: 10, maxMs: 20, jitter: 0 } };
 
@@ -66,22 +67,35 @@ describe('intensity and escalation', () => {
     expect(attempts).toBe(3); // the first start and 2 restarts, then it gives up
   });
 
+  // On the simulated clock: the backoff waits and the stable period are the clock's, so a loaded
+  // machine (a slow restart, a slow poll) cannot reset the backoff early or stretch a wait.
   it('backoff between restarts follows the policy (no jitter: 40, 80, 160 ms), and resets after a stable period', async () => {
+    const clock = new ManualClock();
     const manager = await env.start({
       children: [await fixtureDriver('rogue', { name: 'a', backoff: { initialMs: 40, factor: 2, maxMs: 1000, jitter: 0, resetAfterMs: 600 } })],
       intensity: { maxRestarts: 10, periodMs: 60_000 },
+      clock,
     });
-    const crashOnce = async () => {
-      const [pid] = pidsOf(manager, 'a');
+    const instance = () => manager.snapshot().children![0]!.children![0]!;
+    const crashOnce = async (expectedDelay: number) => {
+      const { pid } = instance();
       process.kill(pid!, 'SIGKILL');
-      await until(() => ![pid, null].includes(pidsOf(manager, 'a')[0]!) && manager.snapshot().children![0]!.children![0]!.state === 'ready', 'the restart');
+      await until(() => instance().state === 'backoff', 'the backoff');
+      // Nothing starts until the clock has waited the whole delay.
+      clock.advance(expectedDelay - 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(instance().state).toBe('backoff');
+      clock.advance(1);
+      await until(() => ![pid, null].includes(instance().pid) && instance().state === 'ready', 'the restart');
     };
-    for (let i = 0; i < 3; i++) await crashOnce();
+    await crashOnce(40);
+    await crashOnce(80);
+    await crashOnce(160);
     expect(env.of('restart').map((r) => r.delayMs)).toEqual([40, 80, 160]);
-    await new Promise((resolve) => setTimeout(resolve, 700)); // up for longer than resetAfterMs
-    await crashOnce();
+    clock.advance(700); // up for longer than resetAfterMs
+    await crashOnce(40);
     expect(env.of('restart').map((r) => r.delayMs)).toEqual([40, 80, 160, 40]);
-    await manager.stop();
+    await manager.stop({ drainMs: 0 });
   });
 
   it('requests sent during a restart are not lost: queued and answered, up to maxQueue, then QUEUE_FULL', async () => {

@@ -75,6 +75,19 @@ describe('metrics', () => {
     expect(m.get('umdkit_instances{driver="rogue",state="crashed"}')).toBe(0);
   });
 
+  it('count a recycle (every slot stuck) as a recycle of its driver, not as a restart', async () => {
+    const manager = await env.start({ children: [await fixtureDriver('rogue', { cancelGraceMs: 100 })] });
+    const server = await serve(manager);
+    const before = parseMetrics((await get(server, '/metrics')).text);
+    expect(before.get('umdkit_recycles_total{driver="rogue",cause="stuck"}')).toBe(0);
+    await expect(manager.request('rogue', null, { method: 'silent', timeoutMs: 50 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await until(() => env.of('recycle').length === 1, 'the recycle');
+    const after = parseMetrics((await get(server, '/metrics')).text);
+    expect(after.get('umdkit_recycles_total{driver="rogue",cause="stuck"}')).toBe(1);
+    expect(after.get('umdkit_restarts_total{supervisor="root",child="rogue"}')).toBe(0);
+    await manager.stop();
+  });
+
   it('read queue depth and instance states from the tree at scrape time', async () => {
     const manager = await env.start({ children: [await fixtureDriver('rogue', { concurrency: 1 })] });
     const metrics = createMetrics(manager);
