@@ -93,6 +93,8 @@ export interface InstanceContext {
   lastExit: LastExit | null;
   /** The wait before the next start, as decided by the supervisor. */
   backoffMs: number;
+  /** Held in `backoff` until the next RESTART: its supervisor starts its children one by one. */
+  held: boolean;
   /** When the live process became ready (the `at` of the spawn result), null when there is none. */
   startedAt: number | null;
 }
@@ -117,8 +119,11 @@ export type InstanceEvent =
   | { type: 'EXIT'; generation: number; code: number | null; signal: string | null }
   /** The process is presumed hung or compromised (protocol, invalid answer, heartbeat, timeout). */
   | { type: 'FAULT'; generation: number; reason: string }
-  /** Supervisor: start again after `delayMs` (also terminates a live process first). */
-  | { type: 'RESTART'; delayMs: number }
+  /**
+   * Supervisor: start again after `delayMs` (also terminates a live process first). With `hold`,
+   * wait in `backoff` for a further RESTART instead (a group restart starts children in order).
+   */
+  | { type: 'RESTART'; delayMs: number; hold?: boolean }
   /** Supervisor: no more restarts. */
   | { type: 'GIVE_UP'; reason: string }
   /** Supervisor: not restarted, by design (temporary child, or transient after a normal exit). */

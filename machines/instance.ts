@@ -116,7 +116,7 @@ function lifeEnds(phase: LastExit['phase']) {
         { type: 'kill', params: ({ event }: { event: FaultEvent }) => ({ generation: event.generation }) },
       ],
     },
-    RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs }) } },
+    RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
   } as const;
 }
 
@@ -172,8 +172,9 @@ export const instanceMachine = setup({
       startedAt: null,
     })),
     // A nonsense delay (negative, NaN) means "now" rather than a timer that never or instantly fires.
-    setBackoff: assign((_args, params: { delayMs: number }) => ({
+    setBackoff: assign((_args, params: { delayMs: number; hold?: boolean }) => ({
       backoffMs: Number.isFinite(params.delayMs) && params.delayMs > 0 ? params.delayMs : 0,
+      held: params.hold === true,
     })),
     processGone: assign({ pid: null, startedAt: null }),
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
@@ -182,7 +183,8 @@ export const instanceMachine = setup({
   guards: {
     /** A late event of an older process must never touch its replacement. */
     isCurrentGeneration: ({ context, event }) => 'generation' in event && event.generation === context.generation,
-    noBackoff: ({ context }) => context.backoffMs === 0,
+    noBackoff: ({ context }) => context.backoffMs === 0 && !context.held,
+    notHeld: ({ context }) => !context.held,
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
@@ -198,6 +200,7 @@ export const instanceMachine = setup({
     startFailures: 0,
     lastExit: null,
     backoffMs: 0,
+    held: false,
     startedAt: null,
   }),
   initial: 'extracting',
@@ -222,6 +225,13 @@ export const instanceMachine = setup({
         onDone: { target: 'spawning' },
         // The generation about to start: `spawning` increments it on entry.
         onError: startFailed((context) => context.generation + 1),
+      },
+      on: {
+        // No process yet: leaving cancels the extraction, and the restart waits like any other.
+        RESTART: {
+          target: 'backoff',
+          actions: [{ type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) }, 'countRestart'],
+        },
       },
     },
     spawning: {
@@ -253,7 +263,7 @@ export const instanceMachine = setup({
         RESTART: {
           target: 'backoff',
           actions: [
-            { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) },
+            { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) },
             'countRestart',
           ],
         },
@@ -265,12 +275,13 @@ export const instanceMachine = setup({
       // Back to extracting, not spawning: the image digest is re-verified before every spawn.
       // A zero delay goes on at once: no timer, not even one of 0 ms (a restart would wait a loop
       // turn of the clock for nothing).
+      // Held: no timer goes on; the supervisor's next RESTART does.
       always: { guard: 'noBackoff', target: 'extracting' },
-      after: { backoff: { target: 'extracting' } },
+      after: { backoff: { guard: 'notHeld', target: 'extracting' } },
       on: {
         // A newer decision replaces the wait (re-entering restarts the timer); it is the same
         // restart, so `restarts` is not counted again.
-        RESTART: { target: 'backoff', reenter: true, actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+        RESTART: { target: 'backoff', reenter: true, actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
       },
     },
     restarting: {
@@ -283,7 +294,7 @@ export const instanceMachine = setup({
       on: {
         // Terminated or not, it goes on: the runtime has already SIGKILLed what it could.
         ...whenTerminated('backoff', 'countRestart'),
-        RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+        RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
         // The termination under way becomes the stop's: terminate is never called twice.
         STOP: { target: 'stopping' },
       },

@@ -273,11 +273,14 @@ export class DriverNode {
   onInstanceState(instance: InstanceRuntime, from: string, to: string, context: { generation: number; pid: number | null }): void {
     this.hub.emit({ type: 'state', driver: this.driver.name, instance: instance.id, generation: context.generation, pid: context.pid, from, to, at: this.clock.now() });
     if (instance.available) this.dispatch();
-    else if (to === 'stopped' && this.retired) {
-      // Nothing will ever serve these: say so now rather than let them wait for their deadline.
-      for (const request of [...this.queue.drain()]) {
-        request.fail('STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`);
-      }
+    else if (to === 'stopped') this.refuseQueuedIfRetired();
+  }
+
+  /** Once every instance is retired, nothing will ever serve the queue: say so now rather than let it wait for its deadline. */
+  refuseQueuedIfRetired(): void {
+    if (!this.retired) return;
+    for (const request of [...this.queue.drain()]) {
+      request.fail('STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`);
     }
   }
 
