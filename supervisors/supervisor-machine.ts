@@ -129,7 +129,10 @@ interface ChildEnd {
 function childEndOf(event: SupervisorEvent): ChildEnd | null {
   if (event.type === 'CHILD_EXITED') return event;
   if (event.type === 'CHILD_ESCALATED') {
-    return { childIndex: event.childIndex, normal: true, phase: event.phase ?? 'service', at: event.at, reason: event.reason };
+    // Giving up in service is OTP's `shutdown`; giving up while starting is a failed start, which
+    // is retried like any (re)start that failed, whatever the restart type.
+    const phase = event.phase ?? 'service';
+    return { childIndex: event.childIndex, normal: phase === 'service', phase, at: event.at, reason: event.reason };
   }
   return null;
 }

@@ -245,6 +245,8 @@ export class SupervisorNode implements SupervisedChild {
       actions: {
         restartChildren: (_: unknown, params: RestartOrder) => this.restartChildren(params),
         retireChild: (_: unknown, params: { childIndex: number }) => {
+          // A group restart waiting for this child goes on without it.
+          this.childSettled(params.childIndex);
           void this.children[params.childIndex]?.retire();
         },
         stopAllChildren: () => {
@@ -284,6 +286,11 @@ export class SupervisorNode implements SupervisedChild {
   private childStarted(child: SupervisedChild, at: number): void {
     const index = this.children.indexOf(child);
     this.trackers[index]?.onStarted(at);
+    this.childSettled(index);
+  }
+
+  /** Child `index` is up (or will never be started again): whoever waits for it goes on. */
+  private childSettled(index: number): void {
     this.group?.pending.delete(index);
     const still: UpWaiter[] = [];
     for (const waiter of this.waiters) {

@@ -278,6 +278,14 @@ describe('supervisor machine: starting and stopping', () => {
     expect(s.calls.escalate).toEqual(['drivers: child child0 failed to start (inner: child x#0 failed to start (ENOENT))']);
   });
 
+  it('a transient child supervisor that gives up while (re)starting is restarted: a failed start, not a shutdown', async () => {
+    const s = await running({ restart: ['transient'] });
+    s.actor.send({ type: 'CHILD_ESCALATED', childIndex: 0, reason: 'inner: child x#0 failed to start (ENOENT)', at: 5, phase: 'start' });
+    expect(s.calls.retireChild).toEqual([]);
+    expect(s.calls.restartChildren).toEqual([{ indices: [0], remove: [], crashedIndex: 0, reason: 'inner: child x#0 failed to start (ENOENT)' }]);
+    expect(s.context().serviceWindow).toEqual([5]);
+  });
+
   it('with start retries asked for, a failed first start is restarted while starting', () => {
     const s = createSupervisor({ startIntensity: { maxRestarts: 2, periodMs: 60_000 } });
     s.crash(1, 0, { phase: 'start', reason: 'ENOENT' });
