@@ -80,6 +80,74 @@ describe('divergence 1: a group restart is sequenced (terminate in reverse start
   });
 });
 
+describe('group restarts under pressure', () => {
+  const env = useManagers();
+  const allReady = (manager: Manager) => ['a', 'b', 'c'].every((name) => stateOf(manager, name) === 'ready');
+
+  it('a crash while the group is being started again is a new decision that takes the group over', async () => {
+    const manager = await env.start({ children: await rogues(['a', 'b', 'c']), strategy: 'one_for_all', intensity: roomy });
+    let killedAgain = false;
+    manager.subscribe((event) => {
+      // The moment b begins to start again, a (already back) crashes.
+      if (!killedAgain && event.type === 'state' && event.driver === 'b' && event.to === 'spawning') {
+        killedAgain = true;
+        process.kill(pidsOf(manager, 'a')[0]!, 'SIGKILL');
+      }
+    });
+    const since = env.events.length;
+    process.kill(pidsOf(manager, 'c')[0]!, 'SIGKILL');
+    await until(() => env.of('restart').length === 6 && allReady(manager), 'both group restarts', 15_000);
+    const steps = timeline(env.events.slice(since), ['a', 'b', 'c']);
+    const lastExit = steps.map((step) => step.startsWith('exit')).lastIndexOf(true);
+    expect(steps.slice(lastExit + 1)).toEqual(['spawning:a', 'ready:a', 'spawning:b', 'ready:b', 'spawning:c', 'ready:c']);
+    expect(killedAgain).toBe(true);
+    for (const name of ['a', 'b', 'c']) expect(await manager.request(name, name)).toBe(name);
+    await manager.stop();
+  });
+
+  it('requests sent before and during a group restart all settle, answered (idempotent ones retried)', async () => {
+    const manager = await env.start({ children: await rogues(['a', 'b', 'c']), strategy: 'rest_for_one', intensity: roomy });
+    const send = (round: number) =>
+      ['a', 'b', 'c'].flatMap((name) => Array.from({ length: 10 }, (_, i) => manager.request(name, { ms: 20 + i, value: `${name}${round}.${i}` }, { method: 'slow', idempotent: true, timeoutMs: 20_000 })));
+    const before = send(0);
+    process.kill(pidsOf(manager, 'a')[0]!, 'SIGKILL');
+    const during = send(1);
+    const answers = await Promise.allSettled([...before, ...during]);
+    expect(answers.filter((answer) => answer.status === 'rejected')).toEqual([]);
+    await until(() => allReady(manager), 'the group back');
+    expect(env.of('restart').map((r) => r.child)).toEqual(['a', 'b', 'c']);
+    await manager.stop();
+  });
+
+  it('a child supervisor in a group is terminated and started again like any child, in order', async () => {
+    const inner = supervisor({ name: 'inner', children: await rogues(['a']) });
+    const manager = await env.start({ children: [inner, ...(await rogues(['b', 'c']))], strategy: 'one_for_all', intensity: roomy });
+    const since = env.events.length;
+    process.kill(pidsOf(manager, 'b')[0]!, 'SIGKILL');
+    const expected = ['exit:b', 'exit:c', 'exit:a', 'spawning:a', 'ready:a', 'spawning:b', 'ready:b', 'spawning:c', 'ready:c'];
+    await until(() => timeline(env.events.slice(since), ['a', 'b', 'c']).length >= expected.length, 'the group restart', 10_000);
+    expect(timeline(env.events.slice(since), ['a', 'b', 'c'])).toEqual(expected);
+    expect(await manager.request('a', 'inner serves')).toBe('inner serves');
+    await manager.stop();
+  });
+
+  it('a stop during the group\'s backoff ends the group restart: nothing starts after it', async () => {
+    const manager = await env.start({
+      children: await rogues(['a', 'b']),
+      strategy: 'one_for_all',
+      intensity: roomy,
+      backoff: { initialMs: 300, maxMs: 300, jitter: 0 },
+    });
+    process.kill(pidsOf(manager, 'a')[0]!, 'SIGKILL');
+    await until(() => stateOf(manager, 'a') === 'backoff' && stateOf(manager, 'b') === 'backoff', 'the group down');
+    await manager.stop();
+    const spawns = env.of('spawn').length;
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the 300 ms the group would have waited
+    expect(env.of('spawn')).toHaveLength(spawns);
+    expect(['a', 'b'].map((name) => stateOf(manager, name))).toEqual(['stopped', 'stopped']);
+  });
+});
+
 describe('divergence 2: temporary siblings are terminated with the group and removed, not restarted', () => {
   const env = useManagers();
 
