@@ -282,6 +282,15 @@ ${STAY_ALIVE_JS}`;
     expect(env.of('gave-up')[0]!.reason).toMatch(/^root: more than 3 failed starts in 60000 ms/);
   });
 
+  it('startIntensity, the opt-in, is validated at the boundary and absent unless given', async () => {
+    const [driver] = await rogues(['a']);
+    expect(supervisor({ children: [driver!] }).startIntensity).toBeUndefined();
+    expect(supervisor({ children: [driver!], startIntensity: { maxRestarts: 2, periodMs: 1000 } }).startIntensity).toEqual({ maxRestarts: 2, periodMs: 1000 });
+    expect(() => supervisor({ children: [driver!], startIntensity: { maxRestarts: -1, periodMs: 1000 } })).toThrow('options.startIntensity.maxRestarts must be a non-negative integer, got -1');
+    expect(() => supervisor({ children: [driver!], startIntensity: { maxRestarts: 1, periodMs: 0 } })).toThrow('options.startIntensity.periodMs must be a positive integer, got 0');
+    expect(() => supervisor({ children: [driver!], startIntensity: { maxRestarts: 1, periodMs: 10, tries: 3 } as never })).toThrow(/options\.startIntensity.*tries/);
+  });
+
   const broken = () => defineDriver({ name: 'broken', image: inlineImage("console.error('cannot open /etc/broken.conf: ENOENT'); process.exit(1);"), ...fast });
 
   it('a child failing its first start fails createManager at once, with the reason, and stops the children started before it', async () => {
