@@ -126,6 +126,8 @@ export class SupervisorNode implements SupervisedChild {
   private held = false;
   private group: GroupRestart | undefined;
   private waiters: UpWaiter[] = [];
+  /** Which call of start() is current: an older one still unwinding must not go on starting children. */
+  private startRun = 0;
 
   constructor(
     readonly settings: SupervisorSettings,
@@ -177,9 +179,10 @@ export class SupervisorNode implements SupervisedChild {
     this.stopping = undefined;
     this.up = false;
     this.started.clear();
+    const run = ++this.startRun;
     this.actor.start();
     for (let index = 0; index < this.children.length; index++) {
-      if (!this.isStarting()) break;
+      if (!this.isStarting() || run !== this.startRun) break;
       this.started.add(index);
       const up = this.waitUp(index, 'start');
       this.children[index]!.start().catch(() => {
@@ -187,7 +190,9 @@ export class SupervisorNode implements SupervisedChild {
       });
       if (!(await up)) break;
     }
-    if (!this.isStarting()) throw new Error(`supervisor "${this.name}" gave up while starting its children${this.failure ? `: ${this.failure}` : ''}`);
+    if (!this.isStarting() || run !== this.startRun) {
+      throw new Error(`supervisor "${this.name}" did not finish starting its children${this.failure ? `: ${this.failure}` : ''}`);
+    }
     this.up = true;
     this.actor.send({ type: 'CHILDREN_STARTED' });
     this.parent?.childStarted(this, this.env.now());
@@ -197,6 +202,8 @@ export class SupervisorNode implements SupervisedChild {
     void (async () => {
       await this.terminate('crash');
       this.env.setTimeout(() => {
+        // Stopped (or started by someone else) during the wait: nothing left to restart.
+        if (!this.held || this.stopping !== undefined) return;
         this.start().catch(() => {
           /* a failed restart reports itself through escalation */
         });
