@@ -157,9 +157,13 @@ export class SupervisorNode implements SupervisedChild {
     return this.actor.getSnapshot().context.restarts;
   }
 
-  /** The machine's state name (for snapshots and drawing); `restarting` while its own supervisor restarts it. */
+  /**
+   * The machine's state name (for snapshots and drawing); `restarting` while its own supervisor
+   * restarts it (`stopped` once stopped in the middle of that).
+   */
   get state(): string {
-    return this.held ? 'restarting' : String(this.actor.getSnapshot().value);
+    if (this.held) return this.stopping === undefined ? 'restarting' : 'stopped';
+    return String(this.actor.getSnapshot().value);
   }
 
   link(parent: SupervisorLink): void {

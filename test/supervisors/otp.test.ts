@@ -173,6 +173,22 @@ describe('divergence 2: temporary siblings are terminated with the group and rem
   }
 });
 
+describe('a transient child that ended normally, as OTP keeps it', () => {
+  const env = useManagers();
+
+  it('stays down, until a group restart of its supervisor starts it again with the others', async () => {
+    const manager = await env.start({ children: await rogues(['a', 'b'], { b: 'transient' }), strategy: 'one_for_all', intensity: roomy });
+    await failure(manager.request('b', { code: 0 }, { method: 'exitWith' }));
+    await until(() => stateOf(manager, 'b') === 'stopped', 'b to stay down');
+    const since = env.events.length;
+    process.kill(pidsOf(manager, 'a')[0]!, 'SIGKILL');
+    await until(() => stateOf(manager, 'a') === 'ready' && stateOf(manager, 'b') === 'ready', 'both started again', 10_000);
+    expect(timeline(env.events.slice(since), ['a', 'b'])).toEqual(['exit:a', 'spawning:a', 'ready:a', 'spawning:b', 'ready:b']);
+    expect(await manager.request('b', 'b is back')).toBe('b is back');
+    await manager.stop();
+  });
+});
+
 describe("divergence 3: exit by SIGTERM or with code 143 is OTP's shutdown", () => {
   const env = useManagers();
   const cases = [
@@ -234,6 +250,24 @@ describe("divergence 4: a child supervisor that gives up ends with `shutdown`", 
       await manager.stop();
     });
   }
+});
+
+describe('a child supervisor restarted after its backoff', () => {
+  const env = useManagers();
+
+  it('is not started again once the tree was stopped during the wait', async () => {
+    const leaf = supervisor({ name: 'leaf', intensity: { maxRestarts: 0, periodMs: 10_000 }, backoff: { initialMs: 300, maxMs: 300, jitter: 0 }, children: await rogues(['a']) });
+    const manager = await env.start({ children: [leaf], intensity: roomy });
+    process.kill(pidsOf(manager, 'a')[0]!, 'SIGKILL');
+    await until(() => env.of('restart').length === 1, 'the root to order the restart of the leaf');
+    expect(env.of('restart')[0]).toMatchObject({ child: 'leaf', delayMs: 300 });
+    await manager.stop();
+    const after = env.events.length;
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the 300 ms the restart would have waited
+    // Not even an attempt: no instance moved (a start would have tried to extract, and failed).
+    expect(env.events.slice(after).filter((e) => e.type === 'state' || e.type === 'spawn')).toEqual([]);
+    expect(manager.snapshot().children![0]).toMatchObject({ name: 'leaf', state: 'stopped' });
+  });
 });
 
 describe('divergence 5: failed starts count toward the restart intensity; a failed first start fails at once', () => {
