@@ -98,6 +98,8 @@ export interface InstanceContext {
   recycles: number;
   /** A supervisor's RESTART arrived while recycling: the replacement then waits its backoff and counts as a restart. */
   restartOrdered: boolean;
+  /** Held in `backoff` until the next RESTART: its supervisor starts its children one by one. */
+  held: boolean;
   /** When the live process became ready (the `at` of the spawn result), null when there is none. */
   startedAt: number | null;
 }
@@ -124,8 +126,11 @@ export type InstanceEvent =
   | { type: 'FAULT'; generation: number; reason: string }
   /** The process can serve no more through no fault of its own (every slot stuck): replace it gracefully. */
   | { type: 'RECYCLE'; generation: number; reason: string }
-  /** Supervisor: start again after `delayMs` (also terminates a live process first). */
-  | { type: 'RESTART'; delayMs: number }
+  /**
+   * Supervisor: start again after `delayMs` (also terminates a live process first). With `hold`,
+   * wait in `backoff` for a further RESTART instead (a group restart starts children in order).
+   */
+  | { type: 'RESTART'; delayMs: number; hold?: boolean }
   /** Supervisor: no more restarts. */
   | { type: 'GIVE_UP'; reason: string }
   /** Supervisor: not restarted, by design (temporary child, or transient after a normal exit). */

@@ -130,7 +130,7 @@ function lifeEnds(phase: LastExit['phase']) {
         { type: 'kill', params: ({ event }: { event: FaultEvent }) => ({ generation: event.generation }) },
       ],
     },
-    RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs }) } },
+    RESTART: { target: 'restarting', actions: { type: 'setBackoff', params: ({ event }: { event: RestartEvent }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
   } as const;
 }
 
@@ -191,8 +191,9 @@ export const instanceMachine = setup({
       startedAt: null,
     })),
     // A nonsense delay (negative, NaN) means "now" rather than a timer that never or instantly fires.
-    setBackoff: assign((_args, params: { delayMs: number }) => ({
+    setBackoff: assign((_args, params: { delayMs: number; hold?: boolean }) => ({
       backoffMs: Number.isFinite(params.delayMs) && params.delayMs > 0 ? params.delayMs : 0,
+      held: params.hold === true,
     })),
     processGone: assign({ pid: null, startedAt: null }),
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
@@ -204,8 +205,9 @@ export const instanceMachine = setup({
   guards: {
     /** A late event of an older process must never touch its replacement. */
     isCurrentGeneration: ({ context, event }) => 'generation' in event && event.generation === context.generation,
-    noBackoff: ({ context }) => context.backoffMs === 0,
     restartOrdered: ({ context }) => context.restartOrdered,
+    noBackoff: ({ context }) => context.backoffMs === 0 && !context.held,
+    notHeld: ({ context }) => !context.held,
   },
   delays: {
     backoff: ({ context }) => context.backoffMs,
@@ -221,6 +223,7 @@ export const instanceMachine = setup({
     startFailures: 0,
     lastExit: null,
     backoffMs: 0,
+    held: false,
     startedAt: null,
     recycles: 0,
     restartOrdered: false,
@@ -247,6 +250,13 @@ export const instanceMachine = setup({
         onDone: { target: 'spawning' },
         // The generation about to start: `spawning` increments it on entry.
         onError: startFailed((context) => context.generation + 1),
+      },
+      on: {
+        // No process yet: leaving cancels the extraction, and the restart waits like any other.
+        RESTART: {
+          target: 'backoff',
+          actions: [{ type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) }, 'countRestart'],
+        },
       },
     },
     spawning: {
@@ -278,7 +288,7 @@ export const instanceMachine = setup({
         RESTART: {
           target: 'backoff',
           actions: [
-            { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) },
+            { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) },
             'countRestart',
           ],
         },
@@ -290,12 +300,13 @@ export const instanceMachine = setup({
       // Back to extracting, not spawning: the image digest is re-verified before every spawn.
       // A zero delay goes on at once: no timer, not even one of 0 ms (a restart would wait a loop
       // turn of the clock for nothing).
+      // Held: no timer goes on; the supervisor's next RESTART does.
       always: { guard: 'noBackoff', target: 'extracting' },
-      after: { backoff: { target: 'extracting' } },
+      after: { backoff: { guard: 'notHeld', target: 'extracting' } },
       on: {
         // A newer decision replaces the wait (re-entering restarts the timer); it is the same
         // restart, so `restarts` is not counted again.
-        RESTART: { target: 'backoff', reenter: true, actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+        RESTART: { target: 'backoff', reenter: true, actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
       },
     },
     restarting: {
@@ -308,7 +319,7 @@ export const instanceMachine = setup({
       on: {
         // Terminated or not, it goes on: the runtime has already SIGKILLed what it could.
         ...whenTerminated('backoff', 'countRestart'),
-        RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) } },
+        RESTART: { actions: { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) } },
         // The termination under way becomes the stop's: terminate is never called twice.
         STOP: { target: 'stopping' },
       },
@@ -328,7 +339,7 @@ export const instanceMachine = setup({
         ...recycled('xstate.done.actor.terminate'),
         ...recycled('xstate.error.actor.terminate'),
         // The supervisor restarts it meanwhile (a sibling crashed): the replacement is that restart.
-        RESTART: { actions: ['orderRestart', { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs }) }] },
+        RESTART: { actions: ['orderRestart', { type: 'setBackoff', params: ({ event }) => ({ delayMs: event.delayMs, hold: event.hold }) }] },
         STOP: { target: 'stopping' },
       },
     },

@@ -25,8 +25,9 @@ export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'pool';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
 /**
- * Whether a child that ended is restarted. `normal` is a clean exit: code 0 and no signal
- * (it said bye or saw EOF).
+ * Whether a child that ended is restarted. `normal` is OTP's `normal` or `shutdown`: a clean exit
+ * (code 0 after bye or EOF), an exit by SIGTERM or with code 143 (see {@link isShutdownExit}), or
+ * a child supervisor that gave up.
  *
  * @example
  * ```ts
@@ -43,6 +44,22 @@ export function shouldRestart(restartType: RestartType, exit: { normal: boolean 
     case 'temporary':
       return false;
   }
+}
+
+/**
+ * Whether a process exit is OTP's `shutdown`: the Unix "stop, please" — killed by SIGTERM, or
+ * exited with 143 (128 + SIGTERM, what a shell or a runtime that caught SIGTERM reports). Someone
+ * asked it to stop, so a `transient` child stays down; a `permanent` one is still restarted.
+ *
+ * @example
+ * ```ts
+ * isShutdownExit({ code: null, signal: 'SIGTERM' }); // true
+ * isShutdownExit({ code: 143, signal: null });       // true
+ * isShutdownExit({ code: null, signal: 'SIGKILL' }); // false
+ * ```
+ */
+export function isShutdownExit(exit: { code: number | null; signal: string | null }): boolean {
+  return exit.signal === 'SIGTERM' || (exit.signal === null && exit.code === 143);
 }
 
 /**
@@ -69,6 +86,33 @@ export function affectedChildren(strategy: Strategy, count: number, crashedIndex
       // Children started after the crashed one may depend on it; those before it cannot.
       return { restart: range(crashedIndex, count) };
   }
+}
+
+/**
+ * What a supervisor does to its children when child `crashedIndex` is restarted, in start order:
+ * the ones to `restart`, and the temporary siblings to `remove` (OTP terminates a temporary child
+ * with the others but never starts it again). Children already removed are left out of both.
+ *
+ * @example
+ * ```ts
+ * const children = [{ restart: 'permanent' }, { restart: 'temporary' }, { restart: 'transient' }] as const;
+ * restartPlan('one_for_all', children, 0); // { restart: [0, 2], remove: [1] }
+ * ```
+ */
+export function restartPlan(
+  strategy: Strategy,
+  children: ReadonlyArray<{ restart: RestartType; removed?: boolean }>,
+  crashedIndex: number,
+): { restart: number[]; remove: number[] } {
+  const restart: number[] = [];
+  const remove: number[] = [];
+  for (const index of affectedChildren(strategy, children.length, crashedIndex).restart) {
+    const child = children[index]!;
+    if (child.removed === true) continue;
+    if (index !== crashedIndex && child.restart === 'temporary') remove.push(index);
+    else restart.push(index);
+  }
+  return { restart, remove };
 }
 
 /**

@@ -1,23 +1,12 @@
 import { assign, fromPromise, setup } from 'xstate';
 import { recordRestart, type IntensityLimit } from './intensity.js';
-import { affectedChildren, shouldRestart, stopOrder, type RestartType, type Strategy } from './strategy.js';
+import { restartPlan, shouldRestart, stopOrder, type RestartType, type Strategy } from './strategy.js';
 
 /**
  * The decisions of one supervisor, as an xstate actor so the tree can be inspected and drawn.
  * It decides only — restart these children, retire that one, give up — and the runtime
  * (`tree.ts`) carries the decisions out through the injected actions.
  */
-
-/**
- * The default limit for crashes while starting: a child that cannot even start is given up on
- * after a few tries instead of looping on its backoff for ever.
- *
- * @example
- * ```ts
- * createActor(supervisorMachine, { input: { ...settings, startIntensity: DEFAULT_START_INTENSITY } });
- * ```
- */
-export const DEFAULT_START_INTENSITY: Readonly<IntensityLimit> = Object.freeze({ maxRestarts: 3, periodMs: 60_000 });
 
 /**
  * One child as its supervisor sees it.
@@ -30,6 +19,8 @@ export const DEFAULT_START_INTENSITY: Readonly<IntensityLimit> = Object.freeze({
 export interface SupervisorChildSpec {
   id: string;
   restart: RestartType;
+  /** A temporary child that ended or was terminated with its siblings: gone until the supervisor restarts. */
+  removed?: boolean;
 }
 
 /**
@@ -47,8 +38,12 @@ export interface SupervisorInput {
   name: string;
   strategy: Strategy;
   intensity: IntensityLimit;
-  /** The stricter limit for crashes while starting (default {@link DEFAULT_START_INTENSITY}). */
-  startIntensity?: IntensityLimit;
+  /**
+   * Opt-in start retries. Absent (OTP): a failed start counts in `intensity` like any restart, and
+   * a child failing its first start fails the supervisor at once. Given: failed starts, the first
+   * included, are retried with backoff and counted apart, in this window.
+   */
+  startIntensity?: IntensityLimit | null;
   /** In start order. */
   children: SupervisorChildSpec[];
 }
@@ -65,11 +60,12 @@ export interface SupervisorContext {
   name: string;
   strategy: Strategy;
   intensity: IntensityLimit;
-  startIntensity: IntensityLimit;
+  /** Null unless start retries were asked for (see {@link SupervisorInput.startIntensity}). */
+  startIntensity: IntensityLimit | null;
   children: SupervisorChildSpec[];
   /** Restarts in service within the intensity period (pruned). */
   serviceWindow: number[];
-  /** Restarts after failed starts within the start period (pruned). */
+  /** Restarts after failed starts within the start period (pruned; used with `startIntensity` only). */
   startWindow: number[];
   /** Restart decisions made: one per crash answered with a restart, whatever the strategy. */
   restarts: number;
@@ -88,14 +84,19 @@ export interface SupervisorContext {
  * ```
  */
 export type SupervisorEvent =
-  /** Every child is up (or being started in order by the runtime). */
+  /** Every child was started, in order, each up before the next. */
   | { type: 'CHILDREN_STARTED' }
-  /** A child could not be started at all: the supervisor fails to start. */
-  | { type: 'CHILD_START_FAILED'; childIndex: number; reason: string }
-  /** A child ended; `phase: 'start'` when it never got to ready. */
+  /**
+   * A child ended; `phase: 'start'` when it never got to ready (a failed start). `normal` is OTP's
+   * `normal` or `shutdown` (exit 0, SIGTERM, 143): a transient child is not restarted after it.
+   */
   | { type: 'CHILD_EXITED'; childIndex: number; normal: boolean; phase: 'start' | 'service'; at: number; reason: string }
-  /** A child supervisor gave up: for this supervisor that child ended abnormally. */
-  | { type: 'CHILD_ESCALATED'; childIndex: number; reason: string; at: number }
+  /**
+   * A child supervisor gave up. As in OTP it ended with reason `shutdown`: a permanent child
+   * supervisor is restarted, a transient or temporary one is not. `phase: 'start'` when it gave up
+   * while starting its own children (a failed start of this child).
+   */
+  | { type: 'CHILD_ESCALATED'; childIndex: number; reason: string; at: number; phase?: 'start' | 'service' }
   | { type: 'STOP' };
 
 /**
@@ -109,6 +110,8 @@ export type SupervisorEvent =
 export interface RestartOrder {
   /** The children to restart, in start order. */
   indices: number[];
+  /** Temporary siblings to terminate with the others and never start again (OTP removes them). */
+  remove: number[];
   /** The child whose crash caused it (the others are restarted as siblings). */
   crashedIndex: number;
   reason: string;
@@ -126,15 +129,22 @@ interface ChildEnd {
 function childEndOf(event: SupervisorEvent): ChildEnd | null {
   if (event.type === 'CHILD_EXITED') return event;
   if (event.type === 'CHILD_ESCALATED') {
-    return { childIndex: event.childIndex, normal: false, phase: 'service', at: event.at, reason: event.reason };
+    // Giving up in service is OTP's `shutdown`; giving up while starting is a failed start, which
+    // is retried like any (re)start that failed, whatever the restart type.
+    const phase = event.phase ?? 'service';
+    return { childIndex: event.childIndex, normal: phase === 'service', phase, at: event.at, reason: event.reason };
   }
   return null;
 }
 
-/** Where a child's end is counted: failed starts in their own, stricter window. */
+/**
+ * Where a child's end is counted: in `intensity`, like any restart (OTP), or — failed starts, when
+ * start retries were asked for — in the start window.
+ */
 function judge(context: SupervisorContext, end: ChildEnd) {
-  const atStart = end.phase === 'start';
-  const limit = atStart ? context.startIntensity : context.intensity;
+  const startLimit = end.phase === 'start' ? context.startIntensity : null;
+  const atStart = startLimit !== null;
+  const limit = startLimit ?? context.intensity;
   const verdict = recordRestart(atStart ? context.startWindow : context.serviceWindow, end.at, limit);
   const what = atStart ? 'failed starts' : 'restarts';
   return {
@@ -160,7 +170,7 @@ const childEnded = [
   { guard: 'isUnknownChild' },
   {
     guard: 'isNotRestarted',
-    actions: ['noteReason', { type: 'retireChild', params: ({ event }: { event: EndedEvent }) => ({ childIndex: event.childIndex }) }],
+    actions: ['noteReason', 'removeIfTemporary', { type: 'retireChild', params: ({ event }: { event: EndedEvent }) => ({ childIndex: event.childIndex }) }],
   },
   {
     guard: 'exceedsIntensity',
@@ -177,20 +187,41 @@ const childEnded = [
       'countRestart',
       {
         type: 'restartChildren',
-        params: ({ context, event }: { context: SupervisorContext; event: EndedEvent }) => ({
-          indices: affectedChildren(context.strategy, context.children.length, event.childIndex).restart,
-          crashedIndex: event.childIndex,
-          reason: event.reason,
-        }),
+        params: ({ context, event }: { context: SupervisorContext; event: EndedEvent }) => {
+          const plan = restartPlan(context.strategy, context.children, event.childIndex);
+          return { indices: plan.restart, remove: plan.remove, crashedIndex: event.childIndex, reason: event.reason };
+        },
       },
+      // After the order is given (its params read the children as they were).
+      'removeTemporarySiblings',
     ],
   },
 ] as const;
 
 /**
+ * What `starting` does when a child ends: a failed start fails the supervisor at once (OTP's
+ * start_link) unless start retries were asked for; anything else is handled as in `running`.
+ */
+const childEndedWhileStarting = [
+  { guard: 'isUnknownChild' },
+  {
+    guard: 'failsTheStart',
+    target: 'failed',
+    actions: [
+      'noteReason',
+      'noteStartFailure',
+      // Children started before the one that failed must not be left running.
+      { type: 'stopAllChildren', params: ({ context }: { context: SupervisorContext }) => ({ order: stopOrder(context.children.length) }) },
+    ],
+  },
+  ...childEnded,
+] as const;
+
+/**
  * The machine of one supervisor.
  *
- * States: `starting` → `running` → `stopping` → `stopped`, or `failed` (gave up, final).
+ * States: `starting` → `running` → `stopping` → `stopped`, or `failed` (gave up, final). A child
+ * failing its first start in `starting` fails the supervisor (unless start retries were asked for).
  * Injected: actions `restartChildren`, `retireChild`, `stopAllChildren`, `escalate`; actor
  * `stopChildren`.
  *
@@ -201,7 +232,7 @@ const childEnded = [
  * }).start();
  * actor.send({ type: 'CHILDREN_STARTED' });
  * actor.send({ type: 'CHILD_EXITED', childIndex: 0, normal: false, phase: 'service', at: 100, reason: 'exit 1' });
- * // → restartChildren({ indices: [0, 1, ...], crashedIndex: 0, reason: 'exit 1' })
+ * // → restartChildren({ indices: [0, 1, ...], remove: [], crashedIndex: 0, reason: 'exit 1' })
  * ```
  */
 export const supervisorMachine = setup({
@@ -239,6 +270,24 @@ export const supervisorMachine = setup({
       const end = childEndOf(event);
       return end === null ? {} : { failure: judge(context, end).failure };
     }),
+    noteStartFailure: assign(({ context, event }) => {
+      const end = childEndOf(event);
+      if (end === null) return {};
+      const id = context.children[end.childIndex]?.id ?? `#${end.childIndex}`;
+      return { failure: `${context.name}: child ${id} failed to start (${end.reason})` };
+    }),
+    removeIfTemporary: assign(({ context, event }) => {
+      const end = childEndOf(event);
+      if (end === null || context.children[end.childIndex]?.restart !== 'temporary') return {};
+      return { children: context.children.map((child, i) => (i === end.childIndex ? { ...child, removed: true } : child)) };
+    }),
+    removeTemporarySiblings: assign(({ context, event }) => {
+      const end = childEndOf(event);
+      if (end === null) return {};
+      const { remove } = restartPlan(context.strategy, context.children, end.childIndex);
+      if (remove.length === 0) return {};
+      return { children: context.children.map((child, i) => (remove.includes(i) ? { ...child, removed: true } : child)) };
+    }),
     countRestart: assign(({ context, event }) => {
       const end = childEndOf(event);
       if (end === null) return {};
@@ -252,7 +301,11 @@ export const supervisorMachine = setup({
   guards: {
     isUnknownChild: ({ context, event }) => {
       const end = childEndOf(event);
-      return end === null || context.children[end.childIndex] === undefined;
+      return end === null || context.children[end.childIndex] === undefined || context.children[end.childIndex]!.removed === true;
+    },
+    failsTheStart: ({ context, event }) => {
+      const end = childEndOf(event);
+      return end !== null && end.phase === 'start' && context.startIntensity === null;
     },
     isNotRestarted: ({ context, event }) => {
       const end = childEndOf(event);
@@ -270,7 +323,7 @@ export const supervisorMachine = setup({
     name: input.name,
     strategy: input.strategy,
     intensity: { ...input.intensity },
-    startIntensity: { ...(input.startIntensity ?? DEFAULT_START_INTENSITY) },
+    startIntensity: input.startIntensity ? { ...input.startIntensity } : null,
     children: input.children.map((child) => ({ ...child })),
     serviceWindow: [],
     startWindow: [],
@@ -281,27 +334,19 @@ export const supervisorMachine = setup({
   initial: 'starting',
   states: {
     starting: {
+      // The runtime starts the children in order, each up before the next, then says so.
       on: {
         CHILDREN_STARTED: { target: 'running' },
-        CHILD_START_FAILED: {
-          target: 'failed',
-          actions: [
-            assign(({ context, event }) => ({
-              lastReason: event.reason,
-              failure: `${context.name}: child ${context.children[event.childIndex]?.id ?? `#${event.childIndex}`} failed to start (${event.reason})`,
-            })),
-            // Children started before the one that failed must not be left running.
-            { type: 'stopAllChildren', params: ({ context }) => ({ order: stopOrder(context.children.length) }) },
-          ],
-        },
+        CHILD_EXITED: childEndedWhileStarting,
+        CHILD_ESCALATED: childEndedWhileStarting,
         STOP: { target: 'stopping' },
       },
     },
     running: {
       on: {
         CHILD_EXITED: childEnded,
-        // A child supervisor giving up is, to us, that child ending abnormally: same handling
-        // (so only a temporary child supervisor is left alone).
+        // A child supervisor giving up is, to us, that child ending with `shutdown`: same handling
+        // (so only a permanent child supervisor is restarted).
         CHILD_ESCALATED: childEnded,
         STOP: { target: 'stopping' },
       },

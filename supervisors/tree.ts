@@ -1,7 +1,7 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { supervisorMachine } from './supervisor-machine.js';
+import { supervisorMachine, type RestartOrder } from './supervisor-machine.js';
 import { createBackoffTracker, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import type { RestartType, Strategy } from './strategy.js';
+import { stopOrder, type RestartType, type Strategy } from './strategy.js';
 
 /**
  * The running supervision tree. A supervisor node drives its xstate machine (which decides) and
@@ -12,9 +12,12 @@ import type { RestartType, Strategy } from './strategy.js';
 
 /** How a child ended, as its supervisor needs to know it. */
 export interface ChildExit {
-  /** A normal exit (code 0 after bye/EOF): transient children are not restarted after it. */
+  /**
+   * OTP's `normal` or `shutdown`: code 0 after bye/EOF, or an exit by SIGTERM / with code 143
+   * (see `isShutdownExit`). Transient children are not restarted after it.
+   */
   normal: boolean;
-  /** Crashes while starting are counted apart (they fail fast instead of looping). */
+  /** `start` when it never got to ready: a failed start (see `startIntensity`). */
   phase: 'start' | 'service';
   reason: string;
   at: number;
@@ -23,7 +26,9 @@ export interface ChildExit {
 /** What a child calls on its supervisor. */
 export interface SupervisorLink {
   childExited(child: SupervisedChild, exit: ChildExit): void;
-  childEscalated(child: SupervisedChild, reason: string, at: number): void;
+  /** A child supervisor gave up; `phase: 'start'` when it gave up while starting. */
+  childEscalated(child: SupervisedChild, reason: string, at: number, phase: 'start' | 'service'): void;
+  /** The child is up (an instance said hello; a supervisor started all its children). */
   childStarted(child: SupervisedChild, at: number): void;
 }
 
@@ -34,12 +39,21 @@ export interface SupervisedChild {
   /** The child's own backoff settings, if it has any (they win over the supervisor's). */
   readonly backoff: Partial<BackoffPolicy> | undefined;
   link(parent: SupervisorLink): void;
-  /** Starts the child; resolves once it is up. */
+  /**
+   * Starts the child: the first start, after {@link terminate}, or reviving a stopped one. Resolves
+   * once it is up; the supervisor itself learns the outcome through its link, never this promise.
+   */
   start(): Promise<void>;
-  /** Restarts after `delayMs`; `sibling` when another child's crash caused it. */
+  /** Starts a child that ended again after `delayMs` (one_for_one, pool). */
   restart(delayMs: number, cause: 'crash' | 'sibling'): void;
-  /** Not restarted (temporary, or transient after a normal exit). */
-  retire(): void;
+  /**
+   * Terminates the child and keeps it down until {@link start} (part of a group restart); resolves
+   * once every process below it is reaped. Not reported as an exit. `sibling` when another
+   * child's crash caused it.
+   */
+  terminate(cause: 'crash' | 'sibling'): Promise<void>;
+  /** Never restarted again (temporary, or transient after a normal exit): terminated if running. */
+  retire(): Promise<void>;
   /** Stops for good; resolves when every process below it is reaped. */
   stop(): Promise<void>;
 }
@@ -58,7 +72,8 @@ export interface SupervisorSettings {
   name: string;
   strategy: Strategy;
   intensity: { maxRestarts: number; periodMs: number };
-  startIntensity: { maxRestarts: number; periodMs: number };
+  /** Opt-in start retries (see `SupervisorInput.startIntensity`); undefined: OTP's fail-fast start. */
+  startIntensity: { maxRestarts: number; periodMs: number } | undefined;
   backoff: Partial<BackoffPolicy>;
   restart: RestartType;
 }
@@ -66,7 +81,29 @@ export interface SupervisorSettings {
 type SupervisorActor = Actor<typeof supervisorMachine>;
 
 /**
+ * A group restart under way (one_for_all, rest_for_one): the children still to bring up, and
+ * whether a newer decision took over.
+ */
+interface GroupRestart {
+  cancelled: boolean;
+  /** Children of the group not up again yet: a newer group restart takes them over. */
+  pending: Set<number>;
+}
+
+/** Someone waiting for a child to be up: resolved true when it is, false when that stopped mattering. */
+interface UpWaiter {
+  index: number;
+  owner: GroupRestart | 'start';
+  resolve(up: boolean): void;
+}
+
+/**
  * One supervisor of the running tree.
+ *
+ * Children are started in order, each up before the next. A group restart (one_for_all,
+ * rest_for_one) is sequenced as in OTP: the affected children are terminated in reverse start order,
+ * each down before the next, then — after the crashed child's backoff — started in start order,
+ * each up before the next starts. So a child never runs while a child it depends on is down.
  *
  * @example
  * ```ts
@@ -81,6 +118,16 @@ export class SupervisorNode implements SupervisedChild {
   private parent: SupervisorLink | undefined;
   private trackers: Array<ReturnType<typeof createBackoffTracker>>;
   private stopping: Promise<void> | undefined;
+  /** Children whose start was ordered since this supervisor last started (a group restart touches only those). */
+  private readonly started = new Set<number>();
+  /** Set once every child was started: a failure after it is a failure in service, not at start. */
+  private up = false;
+  /** Terminated by its own supervisor, waiting for start(). */
+  private held = false;
+  private group: GroupRestart | undefined;
+  private waiters: UpWaiter[] = [];
+  /** Which call of start() is current: an older one still unwinding must not go on starting children. */
+  private startRun = 0;
 
   constructor(
     readonly settings: SupervisorSettings,
@@ -93,8 +140,8 @@ export class SupervisorNode implements SupervisedChild {
     this.backoff = settings.backoff;
     const link: SupervisorLink = {
       childExited: (child, exit) => this.childExited(child, exit),
-      childEscalated: (child, reason, at) => this.childEscalated(child, reason, at),
-      childStarted: (child, at) => this.trackerOf(child)?.onStarted(at),
+      childEscalated: (child, reason, at, phase) => this.childEscalated(child, reason, at, phase),
+      childStarted: (child, at) => this.childStarted(child, at),
     };
     for (const child of children) child.link(link);
     this.trackers = children.map((child) => this.newTracker(child));
@@ -110,8 +157,12 @@ export class SupervisorNode implements SupervisedChild {
     return this.actor.getSnapshot().context.restarts;
   }
 
-  /** The machine's state name (for snapshots and drawing). */
+  /**
+   * The machine's state name (for snapshots and drawing); `restarting` while its own supervisor
+   * restarts it (`stopped` once stopped in the middle of that).
+   */
   get state(): string {
+    if (this.held) return this.stopping === undefined ? 'restarting' : 'stopped';
     return String(this.actor.getSnapshot().value);
   }
 
@@ -119,25 +170,44 @@ export class SupervisorNode implements SupervisedChild {
     this.parent = parent;
   }
 
-  /** Starts children in order, each up before the next (later children may depend on earlier ones). */
+  /**
+   * Starts children in order, each up before the next (later children may depend on earlier ones).
+   * Rejects when a child cannot be started (then this supervisor has given up and escalated).
+   */
   async start(): Promise<void> {
-    if (this.actor.getSnapshot().status !== 'active') this.createActor();
-    this.stopping = undefined;
-    this.actor.start();
-    this.actor.send({ type: 'CHILDREN_STARTED' });
-    for (const child of this.children) {
-      if (this.actor.getSnapshot().status !== 'active' || this.state !== 'running') {
-        throw new Error(`supervisor "${this.name}" gave up while starting its children`);
-      }
-      await child.start();
+    if (this.actor.getSnapshot().status !== 'active' || this.held) {
+      this.createActor();
+      this.trackers = this.children.map((child) => this.newTracker(child));
     }
+    this.held = false;
+    this.stopping = undefined;
+    this.up = false;
+    this.started.clear();
+    const run = ++this.startRun;
+    this.actor.start();
+    for (let index = 0; index < this.children.length; index++) {
+      if (!this.isStarting() || run !== this.startRun) break;
+      this.started.add(index);
+      const up = this.waitUp(index, 'start');
+      this.children[index]!.start().catch(() => {
+        /* the outcome arrives through the link */
+      });
+      if (!(await up)) break;
+    }
+    if (!this.isStarting() || run !== this.startRun) {
+      throw new Error(`supervisor "${this.name}" did not finish starting its children${this.failure ? `: ${this.failure}` : ''}`);
+    }
+    this.up = true;
+    this.actor.send({ type: 'CHILDREN_STARTED' });
+    this.parent?.childStarted(this, this.env.now());
   }
 
   restart(delayMs: number, _cause: 'crash' | 'sibling'): void {
     void (async () => {
-      await this.stopChildren();
+      await this.terminate('crash');
       this.env.setTimeout(() => {
-        this.trackers = this.children.map((child) => this.newTracker(child));
+        // Stopped (or started by someone else) during the wait: nothing left to restart.
+        if (!this.held || this.stopping !== undefined) return;
         this.start().catch(() => {
           /* a failed restart reports itself through escalation */
         });
@@ -145,12 +215,25 @@ export class SupervisorNode implements SupervisedChild {
     })();
   }
 
-  retire(): void {
-    void this.stop();
+  /** Terminates every child (kept down, not stopped) and this supervisor; start() brings it back fresh. */
+  async terminate(_cause: 'crash' | 'sibling'): Promise<void> {
+    this.endWaiting();
+    this.held = true;
+    // Stopped first, so that no child's exit during the termination is taken for a crash.
+    if (this.actor.getSnapshot().status === 'active') this.actor.stop();
+    await this.forEachChildInStopOrder((child) => child.terminate('sibling'));
   }
 
-  /** Stops every child in reverse start order, waiting for each. */
+  /** Never restarted: every child below is retired too (so its drivers refuse requests at once). */
+  async retire(): Promise<void> {
+    this.endWaiting();
+    await this.forEachChildInStopOrder((child) => child.retire());
+    await this.stop();
+  }
+
+  /** Stops every child in reverse start order, waiting for each (a pool's at once). */
   stop(): Promise<void> {
+    this.endWaiting();
     this.stopping ??= (async () => {
       if (this.actor.getSnapshot().status === 'active' && this.state !== 'failed') {
         this.actor.send({ type: 'STOP' });
@@ -160,11 +243,23 @@ export class SupervisorNode implements SupervisedChild {
     return this.stopping;
   }
 
+  private get failure(): string | null {
+    return this.actor.getSnapshot().context.failure;
+  }
+
+  private isStarting(): boolean {
+    return this.actor.getSnapshot().status === 'active' && this.actor.getSnapshot().value === 'starting' && !this.held;
+  }
+
   private createActor(): void {
     const machine = supervisorMachine.provide({
       actions: {
-        restartChildren: (_: unknown, params: { indices: number[]; crashedIndex: number; reason?: string }) => this.restartChildren(params),
-        retireChild: (_: unknown, params: { childIndex: number }) => this.children[params.childIndex]?.retire(),
+        restartChildren: (_: unknown, params: RestartOrder) => this.restartChildren(params),
+        retireChild: (_: unknown, params: { childIndex: number }) => {
+          // A group restart waiting for this child goes on without it.
+          this.childSettled(params.childIndex);
+          void this.children[params.childIndex]?.retire();
+        },
         stopAllChildren: () => {
           void this.stopChildren();
         },
@@ -179,7 +274,7 @@ export class SupervisorNode implements SupervisedChild {
         name: this.settings.name,
         strategy: this.settings.strategy,
         intensity: this.settings.intensity,
-        startIntensity: this.settings.startIntensity,
+        startIntensity: this.settings.startIntensity ?? null,
         children: this.children.map((child, i) => ({ id: `${child.name}#${i}`, restart: child.restartType })),
       },
     });
@@ -192,16 +287,45 @@ export class SupervisorNode implements SupervisedChild {
     this.actor.send({ type: 'CHILD_EXITED', childIndex, normal: exit.normal, phase: exit.phase, at: exit.at, reason: exit.reason });
   }
 
-  private childEscalated(child: SupervisedChild, reason: string, at: number): void {
+  private childEscalated(child: SupervisedChild, reason: string, at: number, phase: 'start' | 'service'): void {
     const childIndex = this.children.indexOf(child);
     if (childIndex < 0 || this.actor.getSnapshot().status !== 'active') return;
     this.lastReasons.set(childIndex, reason);
-    this.actor.send({ type: 'CHILD_ESCALATED', childIndex, reason, at });
+    this.actor.send({ type: 'CHILD_ESCALATED', childIndex, reason, at, phase });
+  }
+
+  private childStarted(child: SupervisedChild, at: number): void {
+    const index = this.children.indexOf(child);
+    this.trackers[index]?.onStarted(at);
+    this.childSettled(index);
+  }
+
+  /** Child `index` is up (or will never be started again): whoever waits for it goes on. */
+  private childSettled(index: number): void {
+    this.group?.pending.delete(index);
+    const still: UpWaiter[] = [];
+    for (const waiter of this.waiters) {
+      if (waiter.index === index) waiter.resolve(true);
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  /** Resolves true once child `index` is up; false if `owner` is cancelled or the supervisor ends first. */
+  private waitUp(index: number, owner: UpWaiter['owner']): Promise<boolean> {
+    return new Promise((resolve) => this.waiters.push({ index, owner, resolve }));
+  }
+
+  /** Ends the current group restart and every wait: this supervisor is giving up, stopping or being terminated. */
+  private endWaiting(): void {
+    if (this.group !== undefined) this.group.cancelled = true;
+    this.group = undefined;
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(false);
   }
 
   private readonly lastReasons = new Map<number, string>();
 
-  private restartChildren({ indices, crashedIndex }: { indices: number[]; crashedIndex: number }): void {
+  private restartChildren({ indices, remove, crashedIndex }: RestartOrder): void {
     const at = this.env.now();
     // Everything restarted together waits for the crashed child's backoff: restarting the
     // siblings earlier would only have them wait for it again.
@@ -212,12 +336,55 @@ export class SupervisorNode implements SupervisedChild {
       if (child === undefined) continue;
       const cause = index === crashedIndex ? 'crash' : 'sibling';
       this.env.onRestart({ supervisor: this.name, child: child.name, reason: cause === 'crash' ? reason : `sibling ${this.children[crashedIndex]?.name ?? '?'} crashed`, delayMs, at });
-      child.restart(delayMs, cause);
     }
+    if (indices.length === 1 && remove.length === 0 && indices[0] === crashedIndex) {
+      // The crashed child alone (one_for_one, pool, or the last child under rest_for_one): it is
+      // down already, nothing to sequence.
+      this.children[crashedIndex]?.restart(delayMs, 'crash');
+      return;
+    }
+    void this.restartGroup(indices, remove, crashedIndex, delayMs);
+  }
+
+  /**
+   * A group restart, sequenced as OTP does it. A newer group restart (a crash meanwhile, or a
+   * failed start in this one) takes over the children this one had not brought up yet.
+   */
+  private async restartGroup(indices: number[], remove: number[], crashedIndex: number, delayMs: number): Promise<void> {
+    const previous = this.group;
+    const all = new Set(indices);
+    if (previous !== undefined) {
+      previous.cancelled = true;
+      for (const index of previous.pending) all.add(index);
+      for (const waiter of this.waiters) if (waiter.owner === previous) waiter.resolve(false);
+      this.waiters = this.waiters.filter((waiter) => waiter.owner !== previous);
+    }
+    // Only children whose start was ordered: during the first start, later ones are left to it.
+    const restart = [...all].filter((i) => this.started.has(i)).sort((a, b) => a - b);
+    const group: GroupRestart = { cancelled: false, pending: new Set(restart) };
+    this.group = group;
+    const removing = new Set(remove.filter((i) => this.started.has(i)));
+    for (const index of [...restart, ...removing].sort((a, b) => b - a)) {
+      const child = this.children[index]!;
+      await (removing.has(index) ? child.retire() : child.terminate(index === crashedIndex ? 'crash' : 'sibling'));
+      if (group.cancelled) return;
+    }
+    if (delayMs > 0) await new Promise<void>((resolve) => this.env.setTimeout(resolve, delayMs));
+    for (const index of restart) {
+      if (group.cancelled) return;
+      const up = this.waitUp(index, group);
+      this.children[index]!.start().catch(() => {
+        /* a failed start is reported through the link, and answered by a new decision */
+      });
+      if (!(await up)) return;
+    }
+    if (this.group === group) this.group = undefined;
   }
 
   private escalate(reason: string): void {
     const at = this.env.now();
+    const phase = this.up ? 'service' : 'start';
+    this.endWaiting();
     this.env.onEscalate({ supervisor: this.name, reason, at });
     if (this.parent === undefined) {
       // The root: the whole tree is lost. Said before the children stop, so that what is pending
@@ -226,21 +393,28 @@ export class SupervisorNode implements SupervisedChild {
       return;
     }
     const parent = this.parent;
-    void this.stopChildren().then(() => parent.childEscalated(this, reason, at));
+    void this.stopChildren().then(() => parent.childEscalated(this, reason, at, phase));
   }
 
   private stopChildrenPromise: Promise<void> | undefined;
   private stopChildren(): Promise<void> {
-    this.stopChildrenPromise ??= (async () => {
-      for (let i = this.children.length - 1; i >= 0; i--) await this.children[i]!.stop();
-    })().finally(() => {
+    this.stopChildrenPromise ??= this.forEachChildInStopOrder((child) => child.stop()).finally(() => {
       this.stopChildrenPromise = undefined;
     });
     return this.stopChildrenPromise;
   }
 
-  private trackerOf(child: SupervisedChild) {
-    return this.trackers[this.children.indexOf(child)];
+  /**
+   * Runs `step` on every child in reverse start order, each done before the next — except in a
+   * pool, whose identical instances depend on nothing and are all stopped at once (OTP's
+   * simple_one_for_one).
+   */
+  private async forEachChildInStopOrder(step: (child: SupervisedChild) => Promise<void>): Promise<void> {
+    if (this.settings.strategy === 'pool') {
+      await Promise.all(this.children.map(step));
+      return;
+    }
+    for (const index of stopOrder(this.children.length)) await step(this.children[index]!);
   }
 
   private newTracker(child: SupervisedChild) {

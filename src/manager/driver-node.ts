@@ -221,8 +221,12 @@ export class DriverNode implements InstanceHost, RequestRoute {
   stateChanged(instance: InstanceRuntime, from: string, to: string, context: InstanceContext): void {
     this.hub.emit({ type: 'state', driver: this.driver.name, instance: instance.id, generation: context.generation, pid: context.pid, from, to, at: this.clock.now() });
     if (instance.available) this.dispatch();
-    else if (to === 'stopped' && this.retired) {
-      // Nothing will ever serve these: say so now rather than let them wait for their deadline.
+    else if (to === 'stopped') this.refuseQueuedIfRetired();
+  }
+
+  /** InstanceHost: once every instance is retired, nothing will ever serve the queue: say so now rather than let it wait for its deadline. */
+  refuseQueuedIfRetired(): void {
+    if (this.retired) {
       this.host.owner.rejectAll(this.queue.drain(), 'STOPPED', `driver "${this.driver.name}" has no instance left (its ${this.driver.restart} handler exited and is not restarted)`, undefined);
     }
   }

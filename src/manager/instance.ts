@@ -3,6 +3,7 @@ import { nanoid } from 'nanoid';
 import { instanceMachine } from '../../machines/instance.js';
 import type { InstanceContext, SpawnInput } from '../../machines/instance-types.js';
 import type { ChildExit, SupervisedChild, SupervisorLink } from '../../supervisors/tree.js';
+import { isShutdownExit } from '../../supervisors/strategy.js';
 import type { HandlerProcess } from '../loader/spawn.js';
 import type { ResponseMessage, PongMessage } from '../protocol/messages.js';
 import type { Clock } from './clock.js';
@@ -33,6 +34,8 @@ export interface InstanceHost {
   stateChanged(instance: InstanceRuntime, from: string, to: string, context: InstanceContext): void;
   /** The instance crashed (before its supervisor decides): a spare may take its place. */
   crashed(instance: InstanceRuntime): void;
+  /** An instance was retired with no process to stop: if none is left, what waits is refused. */
+  refuseQueuedIfRetired(): void;
 }
 
 /**
@@ -101,15 +104,51 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     this.parent = parent;
   }
 
-  /** Starts the actor (first start, or revival) and resolves once the instance is ready. */
+  /**
+   * Starts the actor (first start, revival, or the release of a slot held by `terminate`) and
+   * resolves once the instance is ready.
+   */
   start(): Promise<void> {
-    if (this.actor.getSnapshot().status === 'done') this.createActor();
     const waiting = this.whenReady();
-    if (!this.actorStarted) {
+    if (this.actor.getSnapshot().status === 'done' || this.state === 'failed') this.revive();
+    else if (!this.actorStarted) {
       this.actorStarted = true;
       this.actor.start();
+    } else if (this.state === 'backoff' && this.actor.getSnapshot().context.held) {
+      this.actor.send({ type: 'RESTART', delayMs: 0 });
     }
     return waiting;
+  }
+
+  /** A slot its supervisor had stopped: a fresh actor, generations continuing upwards. */
+  private revive(): void {
+    this.generationBase = Math.max(this.generationBase, this.actor.getSnapshot().context.generation);
+    this.retired = false;
+    this.createActor();
+    this.actorStarted = true;
+    this.actor.start();
+  }
+
+  /** Terminates the process (if any) and holds the slot in backoff until `start()` (a group restart). */
+  terminate(cause: 'crash' | 'sibling'): Promise<void> {
+    if (!this.actorStarted || this.actor.getSnapshot().status !== 'active' || this.state === 'failed') return Promise.resolve();
+    if (cause === 'sibling' && (this.state === 'ready' || this.state === 'busy' || this.state === 'spawning')) {
+      this.terminating = 'sibling';
+    }
+    this.actor.send({ type: 'RESTART', delayMs: 0, hold: true });
+    return this.whenState((state) => state === 'backoff' || state === 'failed' || state === 'stopped');
+  }
+
+  /** Resolves once the actor is in a state `reached` accepts (at once if it is already). */
+  private whenState(reached: (state: string) => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      if (reached(this.state)) return resolve();
+      const sub = this.actor.subscribe((snapshot) => {
+        if (!reached(String(snapshot.value))) return;
+        sub.unsubscribe();
+        resolve();
+      });
+    });
   }
 
   /** Resolves on the next `ready`; rejects if the slot fails or stops first. */
@@ -119,14 +158,8 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
   }
 
   restart(delayMs: number, cause: 'crash' | 'sibling'): void {
-    const snapshot = this.actor.getSnapshot();
-    if (snapshot.status === 'done' || this.state === 'failed') {
-      // A slot its supervisor had stopped: a fresh actor, generations continuing upwards.
-      this.generationBase = Math.max(this.generationBase, snapshot.context.generation);
-      this.retired = false;
-      this.createActor();
-      this.actorStarted = true;
-      this.actor.start();
+    if (this.actor.getSnapshot().status === 'done' || this.state === 'failed') {
+      this.revive();
       return;
     }
     if (cause === 'sibling' && (this.state === 'ready' || this.state === 'busy' || this.state === 'spawning')) {
@@ -135,9 +168,21 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     this.actor.send({ type: 'RESTART', delayMs });
   }
 
-  retire(): void {
+  /** Never started again: left down after its exit, or terminated (a temporary sibling of a group restart). */
+  async retire(): Promise<void> {
     this.retired = true;
-    this.actor.send({ type: 'RETIRE' });
+    if (this.actor.getSnapshot().status !== 'active' || !this.actorStarted) {
+      this.host.refuseQueuedIfRetired();
+      return;
+    }
+    if (this.state === 'crashed') {
+      this.actor.send({ type: 'RETIRE' });
+      return;
+    }
+    // Its in-flight requests go back to the driver's queue like a sibling's (idempotent ones are
+    // retried elsewhere; the rest are refused once no instance is left).
+    if (this.state === 'ready' || this.state === 'busy' || this.state === 'spawning') this.terminating = 'sibling';
+    await this.stopActor();
   }
 
   /** True once its supervisor decided never to restart it (temporary, or transient after a normal exit). */
@@ -152,6 +197,10 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     // Never started (the tree's start was refused before it, e.g. a wrong pinned digest): nothing runs.
     if (!this.actorStarted || snapshot.status !== 'active') return;
     this.terminating = 'stop';
+    await this.stopActor();
+  }
+
+  private async stopActor(): Promise<void> {
     const done = new Promise<void>((resolve) => {
       const sub = this.actor.subscribe({ complete: () => { sub.unsubscribe(); resolve(); } });
       if (this.actor.getSnapshot().status !== 'active') resolve();
@@ -478,7 +527,8 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
   private reportCrash(context: InstanceContext): void {
     const last = context.lastExit;
     if (last === null || this.parent === undefined) return;
-    const normal = last.phase === 'service' && last.code === 0 && last.signal === null && this.fault === undefined;
+    // OTP's normal (exit 0) or shutdown (SIGTERM, 143): a transient child stays down after either.
+    const normal = last.phase === 'service' && this.fault === undefined && ((last.code === 0 && last.signal === null) || isShutdownExit(last));
     const reason = last.phase === 'start' ? last.reason : (this.lastExit?.reason ?? last.reason);
     const exit: ChildExit = { normal, phase: last.phase, reason, at: this.host.clock.now() };
     this.host.crashed(this);

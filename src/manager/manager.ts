@@ -19,8 +19,9 @@ export type { RuntimeSupervisor } from './runtime-tree.js';
 
 /**
  * Starts a supervision tree of drivers and resolves once every instance has said hello.
- * Rejects with `GAVE_UP` (naming the driver and its last stderr lines) if a child cannot start
- * within its start intensity; nothing is left running or on disk then.
+ * Rejects with `GAVE_UP` (naming the driver and its last stderr lines) as soon as a child fails
+ * its first start (OTP's start_link), or once the start retries asked for with `startIntensity`
+ * run out; nothing is left running or on disk then.
  *
  * @example
  * ```ts

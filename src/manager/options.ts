@@ -16,7 +16,7 @@ export interface ManagerOptions {
   strategy?: Strategy;
   /** The root's restart intensity (default 3 in 5000 ms). */
   intensity?: Intensity;
-  /** The root's start intensity (default 3 in 60000 ms). */
+  /** Opt-in start retries for the root (default none: a failed first start fails `createManager` at once). */
   startIntensity?: Intensity;
   /** The root's backoff for children without their own. */
   backoff?: BackoffOptions;

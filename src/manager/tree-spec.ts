@@ -18,7 +18,12 @@ export interface SupervisorOptions {
   strategy?: Strategy;
   /** Restart intensity (default 3 restarts in 5000 ms). */
   intensity?: Intensity;
-  /** Intensity for crashes while starting, counted apart so a child that cannot start fails fast (default 3 in 60000 ms). */
+  /**
+   * Opt-in start retries. Without it (OTP): a failed restart counts in `intensity` like any
+   * restart, and a child that fails its first start fails the start at once (`createManager`
+   * rejects with the reason). With it: failed starts, the first included, are retried with
+   * backoff and counted apart, at most `maxRestarts` within `periodMs`.
+   */
   startIntensity?: Intensity;
   /** Backoff for children that do not set their own. */
   backoff?: BackoffOptions;
@@ -34,7 +39,8 @@ export interface SupervisorSpec {
   readonly name: string;
   readonly strategy: Strategy;
   readonly intensity: Intensity;
-  readonly startIntensity: Intensity;
+  /** Undefined unless start retries were asked for. */
+  readonly startIntensity: Intensity | undefined;
   readonly backoff: BackoffOptions;
   readonly restart: 'permanent' | 'transient' | 'temporary';
   readonly children: ReadonlyArray<Driver | SupervisorSpec>;
@@ -69,7 +75,7 @@ export function validateSupervisor(options: unknown, path: string, defaultName: 
   const name = o.name === undefined ? defaultName : matching(`${path}.name`, o.name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a name of 1-64 letters, digits, ".", "_" or "-"');
   const strategy = o.strategy === undefined ? 'one_for_one' : oneOf(`${path}.strategy`, o.strategy, STRATEGIES);
   const intensity = o.intensity === undefined ? { maxRestarts: 3, periodMs: 5000 } : validateIntensity(`${path}.intensity`, o.intensity);
-  const startIntensity = o.startIntensity === undefined ? { maxRestarts: 3, periodMs: 60_000 } : validateIntensity(`${path}.startIntensity`, o.startIntensity);
+  const startIntensity = o.startIntensity === undefined ? undefined : validateIntensity(`${path}.startIntensity`, o.startIntensity);
   const restart = o.restart === undefined ? 'permanent' : oneOf(`${path}.restart`, o.restart, ['permanent', 'transient', 'temporary'] as const);
   const backoff = o.backoff === undefined ? {} : validateBackoff(`${path}.backoff`, o.backoff);
   if (!Array.isArray(o.children)) throw new TypeError(`${path}.children must be an array, got ${typeof o.children}`);

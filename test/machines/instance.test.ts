@@ -329,6 +329,42 @@ describe("instance machine: the supervisor's decisions", () => {
     });
   }
 
+  it('restarts while extracting (regression: a RESTART there was ignored): the extraction is dropped, the restart waits its delay', async () => {
+    const h = createInstanceHarness();
+    expect(h.state()).toBe('extracting');
+    h.send({ type: 'RESTART', delayMs: 300 });
+    expect(h.state()).toBe('backoff');
+    expect(h.context()).toMatchObject({ restarts: 1, backoffMs: 300, generation: 0 });
+    await h.extractDone(); // the dropped extraction finishing late changes nothing
+    expect(h.state()).toBe('backoff');
+    expect(h.calls.spawn).toEqual([]);
+    h.clock.increment(300);
+    expect(h.state()).toBe('extracting');
+    expect(h.calls.extract).toHaveLength(2);
+    await h.toReady();
+    expect(h.context().generation).toBe(1);
+    expect(h.calls.terminate).toEqual([]);
+  });
+
+  for (const from of ['extracting', 'spawning', 'ready', 'crashed', 'backoff'] as const) {
+    it(`a held RESTART from ${from} waits in backoff, whatever the clock, until the next RESTART`, async () => {
+      const h = createInstanceHarness();
+      await h.reach(from);
+      h.send({ type: 'RESTART', delayMs: 0, hold: true });
+      if (h.state() === 'restarting') await h.terminateDone();
+      expect(h.state()).toBe('backoff');
+      expect(h.context().held).toBe(true);
+      const extracts = h.calls.extract.length;
+      h.clock.increment(60_000);
+      await settle();
+      expect(h.state()).toBe('backoff');
+      expect(h.calls.extract).toHaveLength(extracts);
+      h.send({ type: 'RESTART', delayMs: 0 });
+      expect(h.state()).toBe('extracting');
+      expect(h.context().held).toBe(false);
+    });
+  }
+
   it('goes to backoff even when the termination for a restart fails', async () => {
     const h = createInstanceHarness();
     await h.reach('restarting');

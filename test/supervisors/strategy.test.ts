@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { affectedChildren, shouldRestart, stopOrder, type RestartType, type Strategy } from '../../supervisors/strategy.js';
+import { affectedChildren, isShutdownExit, restartPlan, shouldRestart, stopOrder, type RestartType, type Strategy } from '../../supervisors/strategy.js';
 
 /** expected[count][crashedIndex] = the indices restarted, written out by hand. */
 const expected: Record<Strategy, number[][][]> = {
@@ -71,5 +71,41 @@ describe('stopOrder', () => {
     expect(stopOrder(0)).toEqual([]);
     expect(stopOrder(1)).toEqual([0]);
     expect(stopOrder(4)).toEqual([3, 2, 1, 0]);
+  });
+});
+
+describe('isShutdownExit (OTP shutdown)', () => {
+  const table: Array<[number | null, string | null, boolean]> = [
+    [null, 'SIGTERM', true],
+    [143, null, true],
+    [0, null, false],
+    [1, null, false],
+    [null, 'SIGKILL', false],
+    [null, 'SIGINT', false],
+    [null, 'SIGSEGV', false],
+  ];
+  for (const [code, signal, shutdown] of table) {
+    it(`code ${code}, signal ${signal} → ${shutdown ? 'shutdown' : 'not shutdown'}`, () => {
+      expect(isShutdownExit({ code, signal })).toBe(shutdown);
+    });
+  }
+});
+
+describe('restartPlan', () => {
+  const kids = (...types: RestartType[]) => types.map((restart) => ({ restart }));
+
+  it('terminates temporary siblings and does not restart them (one_for_all, rest_for_one)', () => {
+    expect(restartPlan('one_for_all', kids('temporary', 'permanent', 'transient', 'temporary'), 1)).toEqual({ restart: [1, 2], remove: [0, 3] });
+    expect(restartPlan('rest_for_one', kids('temporary', 'permanent', 'transient', 'temporary'), 1)).toEqual({ restart: [1, 2], remove: [3] });
+  });
+
+  it('leaves removed children out of both lists', () => {
+    const children = [{ restart: 'permanent' as const }, { restart: 'transient' as const, removed: true }, { restart: 'permanent' as const }];
+    expect(restartPlan('one_for_all', children, 2)).toEqual({ restart: [0, 2], remove: [] });
+  });
+
+  it('one_for_one and pool touch the crashed child alone', () => {
+    expect(restartPlan('one_for_one', kids('temporary', 'permanent'), 1)).toEqual({ restart: [1], remove: [] });
+    expect(restartPlan('pool', kids('permanent', 'permanent'), 0)).toEqual({ restart: [0], remove: [] });
   });
 });

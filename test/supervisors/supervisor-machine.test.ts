@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import type { RestartType, Strategy } from '../../supervisors/strategy.js';
-import { DEFAULT_START_INTENSITY, supervisorMachine, type RestartOrder, type SupervisorInput } from '../../supervisors/supervisor-machine.js';
+import { supervisorMachine, type RestartOrder, type SupervisorInput } from '../../supervisors/supervisor-machine.js';
 
 interface Options {
   strategy?: Strategy;
@@ -85,17 +85,48 @@ describe('supervisor machine: which children are restarted', () => {
     it(`${strategy}: child ${crashed} of 4 crashed → restartChildren ${JSON.stringify(indices)}`, async () => {
       const s = await running({ strategy, restart: ['permanent', 'permanent', 'permanent', 'permanent'] });
       s.crash(crashed, 100, { reason: 'killed by SIGSEGV' });
-      expect(s.calls.restartChildren).toEqual([{ indices, crashedIndex: crashed, reason: 'killed by SIGSEGV' }]);
+      expect(s.calls.restartChildren).toEqual([{ indices, remove: [], crashedIndex: crashed, reason: 'killed by SIGSEGV' }]);
       expect(s.context()).toMatchObject({ restarts: 1, lastReason: 'killed by SIGSEGV' });
       expect(s.state()).toBe('running');
     });
   }
 
-  it('restarts a child supervisor that escalated (an abnormal exit, even for a transient child)', async () => {
+  it('restarts a permanent child supervisor that escalated', async () => {
+    const s = await running({ strategy: 'rest_for_one', restart: ['permanent', 'permanent', 'permanent'] });
+    s.actor.send({ type: 'CHILD_ESCALATED', childIndex: 1, reason: 'inner: more than 3 restarts in 5000 ms', at: 50 });
+    expect(s.calls.restartChildren).toEqual([{ indices: [1, 2], remove: [], crashedIndex: 1, reason: 'inner: more than 3 restarts in 5000 ms' }]);
+    expect(s.context().serviceWindow).toEqual([50]);
+  });
+
+  it('retires a transient child supervisor that escalated: giving up is OTP\'s `shutdown`, not a crash', async () => {
     const s = await running({ strategy: 'rest_for_one', restart: ['permanent', 'transient', 'permanent'] });
     s.actor.send({ type: 'CHILD_ESCALATED', childIndex: 1, reason: 'inner: more than 3 restarts in 5000 ms', at: 50 });
-    expect(s.calls.restartChildren).toEqual([{ indices: [1, 2], crashedIndex: 1, reason: 'inner: more than 3 restarts in 5000 ms' }]);
-    expect(s.context().serviceWindow).toEqual([50]);
+    expect(s.calls.retireChild).toEqual([1]);
+    expect(s.calls.restartChildren).toEqual([]);
+    expect(s.context()).toMatchObject({ restarts: 0, serviceWindow: [], lastReason: 'inner: more than 3 restarts in 5000 ms' });
+  });
+
+  for (const strategy of ['one_for_all', 'rest_for_one'] as const) {
+    it(`${strategy}: temporary siblings are removed, not restarted, and stay out of later restarts`, async () => {
+      const s = await running({ strategy, restart: ['permanent', 'temporary', 'transient', 'temporary'] });
+      s.crash(0, 10);
+      expect(s.calls.restartChildren).toEqual([{ indices: [0, 2], remove: [1, 3], crashedIndex: 0, reason: 'crash at 10' }]);
+      s.crash(2, 20);
+      const again = strategy === 'one_for_all' ? [0, 2] : [2];
+      expect(s.calls.restartChildren[1]).toEqual({ indices: again, remove: [], crashedIndex: 2, reason: 'crash at 20' });
+      // A late exit of a removed child is not a child any more.
+      s.crash(1, 30);
+      expect(s.calls.restartChildren).toHaveLength(2);
+      expect(s.calls.retireChild).toEqual([]);
+    });
+  }
+
+  it('a temporary child that ended is removed: it is not part of later group restarts', async () => {
+    const s = await running({ strategy: 'one_for_all', restart: ['permanent', 'temporary', 'permanent'] });
+    s.crash(1, 10, { normal: true });
+    expect(s.calls.retireChild).toEqual([1]);
+    s.crash(2, 20);
+    expect(s.calls.restartChildren).toEqual([{ indices: [0, 2], remove: [], crashedIndex: 2, reason: 'crash at 20' }]);
   });
 
   it('retires a temporary child supervisor that escalated', async () => {
@@ -143,7 +174,7 @@ describe('supervisor machine: restart types', () => {
   it('restarts a permanent child even after a normal exit', async () => {
     const s = await running({ restart: ['permanent'] });
     s.crash(0, 100, { normal: true });
-    expect(s.calls.restartChildren).toEqual([{ indices: [0], crashedIndex: 0, reason: 'crash at 100' }]);
+    expect(s.calls.restartChildren).toEqual([{ indices: [0], remove: [], crashedIndex: 0, reason: 'crash at 100' }]);
   });
 });
 
@@ -188,10 +219,20 @@ describe('supervisor machine: intensity', () => {
     expect(s.context().serviceWindow).toEqual([199 * 5_001]);
   });
 
-  it('counts failed starts in their own, stricter window and gives up after the start limit', async () => {
+  it('counts a failed restart like any restart (OTP): maxRestarts 1 gives up at the first failed restart', async () => {
     const s = await running({ intensity: { maxRestarts: 1, periodMs: 5_000 } });
-    expect(s.context().startIntensity).toEqual(DEFAULT_START_INTENSITY);
-    expect(DEFAULT_START_INTENSITY).toEqual({ maxRestarts: 3, periodMs: 60_000 });
+    expect(s.context().startIntensity).toBeNull();
+    s.crash(0, 0, { reason: 'killed by SIGKILL' });
+    expect(s.calls.restartChildren).toHaveLength(1);
+    s.crash(0, 100, { phase: 'start', reason: 'no hello within 2000 ms' });
+    expect(s.calls.restartChildren).toHaveLength(1);
+    expect(s.calls.escalate).toEqual(['drivers: more than 1 restarts in 5000 ms (last: no hello within 2000 ms)']);
+    expect(s.context()).toMatchObject({ serviceWindow: [0], startWindow: [] });
+    expect(s.state()).toBe('failed');
+  });
+
+  it('with start retries asked for, counts failed starts in their own window and gives up after that limit', async () => {
+    const s = await running({ intensity: { maxRestarts: 1, periodMs: 5_000 }, startIntensity: { maxRestarts: 3, periodMs: 60_000 } });
     // Three failed starts in quick succession: more than the service limit of 1, within the start limit.
     for (const at of [0, 100, 200]) s.crash(0, at, { phase: 'start', reason: 'ENOENT' });
     expect(s.calls.escalate).toEqual([]);
@@ -203,7 +244,7 @@ describe('supervisor machine: intensity', () => {
     expect(s.state()).toBe('failed');
   });
 
-  it('keeps counting service crashes apart from failed starts', async () => {
+  it('with start retries asked for, keeps counting service crashes apart from failed starts', async () => {
     const s = await running({ intensity: { maxRestarts: 1, periodMs: 5_000 }, startIntensity: { maxRestarts: 1, periodMs: 5_000 } });
     s.crash(0, 0, { phase: 'start' });
     s.crash(0, 10, { phase: 'service' });
@@ -220,13 +261,46 @@ describe('supervisor machine: intensity', () => {
 });
 
 describe('supervisor machine: starting and stopping', () => {
-  it('fails to start when a child cannot start: stops the others and escalates', () => {
-    const s = createSupervisor();
-    s.actor.send({ type: 'CHILD_START_FAILED', childIndex: 1, reason: 'digest mismatch' });
+  it('fails to start at once when a child fails its first start (OTP start_link): stops the others and escalates', () => {
+    const s = createSupervisor({ intensity: { maxRestarts: 10, periodMs: 5_000 } });
+    s.crash(1, 0, { phase: 'start', reason: 'digest mismatch' });
     expect(s.state()).toBe('failed');
+    expect(s.calls.restartChildren).toEqual([]);
     expect(s.calls.stopAllChildren).toEqual([[2, 1, 0]]);
     expect(s.calls.escalate).toEqual(['drivers: child child1 failed to start (digest mismatch)']);
     expect(s.context().lastReason).toBe('digest mismatch');
+  });
+
+  it('a child supervisor failing its first start fails this start too', () => {
+    const s = createSupervisor();
+    s.actor.send({ type: 'CHILD_ESCALATED', childIndex: 0, reason: 'inner: child x#0 failed to start (ENOENT)', at: 0, phase: 'start' });
+    expect(s.state()).toBe('failed');
+    expect(s.calls.escalate).toEqual(['drivers: child child0 failed to start (inner: child x#0 failed to start (ENOENT))']);
+  });
+
+  it('a transient child supervisor that gives up while (re)starting is restarted: a failed start, not a shutdown', async () => {
+    const s = await running({ restart: ['transient'] });
+    s.actor.send({ type: 'CHILD_ESCALATED', childIndex: 0, reason: 'inner: child x#0 failed to start (ENOENT)', at: 5, phase: 'start' });
+    expect(s.calls.retireChild).toEqual([]);
+    expect(s.calls.restartChildren).toEqual([{ indices: [0], remove: [], crashedIndex: 0, reason: 'inner: child x#0 failed to start (ENOENT)' }]);
+    expect(s.context().serviceWindow).toEqual([5]);
+  });
+
+  it('with start retries asked for, a failed first start is restarted while starting', () => {
+    const s = createSupervisor({ startIntensity: { maxRestarts: 2, periodMs: 60_000 } });
+    s.crash(1, 0, { phase: 'start', reason: 'ENOENT' });
+    expect(s.state()).toBe('starting');
+    expect(s.calls.restartChildren).toEqual([{ indices: [1], remove: [], crashedIndex: 1, reason: 'ENOENT' }]);
+    expect(s.context().startWindow).toEqual([0]);
+  });
+
+  it('a child that crashes in service while later ones start is restarted, not a failed start', () => {
+    const s = createSupervisor({ intensity: { maxRestarts: 1, periodMs: 5_000 } });
+    s.crash(0, 0, { phase: 'service', reason: 'killed by SIGKILL' });
+    expect(s.state()).toBe('starting');
+    expect(s.calls.restartChildren).toHaveLength(1);
+    s.actor.send({ type: 'CHILDREN_STARTED' });
+    expect(s.state()).toBe('running');
   });
 
   it('stops its children in reverse start order, then is stopped', async () => {

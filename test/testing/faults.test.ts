@@ -272,7 +272,7 @@ describe('disk faults', () => {
     await env.stopAndCheck(manager);
   });
 
-  it('unwritableRoot at start: extraction fails (EPERM/EACCES), the start intensity runs out -> createManager rejects GAVE_UP, nothing left', async () => {
+  it('unwritableRoot at start: extraction fails (EPERM/EACCES) -> createManager rejects GAVE_UP at once, nothing left', async () => {
     const heal = await faults.makeUnwritable(env.root);
     let error: { code: string; message: string } | undefined;
     try {
