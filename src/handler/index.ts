@@ -12,4 +12,4 @@
  * ```
  */
 export { serve } from './serve.js';
-export type { Handler, HandlerContext, HandlerMap, ServeOptions } from './types.js';
+export type { Handler, HandlerApi, HandlerContext, HandlerMap, MethodApi, ServeOptions, ServedHandler } from './types.js';

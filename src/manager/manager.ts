@@ -13,6 +13,7 @@ import { PendingRequest, type SettleHook } from './pending.js';
 import { validateManagerOptions, validateRequestOptions, validateStopOptions, type LaunchWrapper, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
 import { snapshotTree, type TreeSnapshot } from './snapshot.js';
 import type { SupervisorSpec } from './tree-spec.js';
+import type { ApiFor, DriverEntry, DriverName, ManagedDrivers, MethodName, RequestAnswer, RequestArgs, RequestPayload, UntypedName } from './typed.js';
 
 /** The runtime shape of one supervisor: its node and, per spec child, what runs it. */
 export interface RuntimeSupervisor {
@@ -37,9 +38,9 @@ export interface RuntimeSupervisor {
  * await manager.stop();
  * ```
  */
-export async function createManager(options: ManagerOptions): Promise<Manager> {
+export async function createManager<Options extends ManagerOptions>(options: Options): Promise<Manager<ManagedDrivers<Options>>> {
   const { tree, runtimeDir, onEvent, clock, random, launchWrapper } = validateManagerOptions(options);
-  const manager = new Manager(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random, launchWrapper });
+  const manager = new Manager<ManagedDrivers<Options>>(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random, launchWrapper });
   if (onEvent) manager.subscribe(onEvent);
   await manager.start();
   return manager;
@@ -49,7 +50,7 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
  * The front door: requests, snapshots, events and shutdown for one supervision tree.
  * Create it with {@link createManager}.
  */
-export class Manager {
+export class Manager<Drivers = DriverEntry> {
   private readonly hub = new EventHub();
   private readonly drivers = new Map<string, DriverNode>();
   private readonly root: RuntimeSupervisor;
@@ -167,7 +168,10 @@ export class Manager {
    * const result = await manager.request('parser', bytes, { method: 'parse', timeoutMs: 1000, signal: controller.signal, idempotent: true });
    * ```
    */
-  request<T = unknown>(driver: string, payload: unknown, options?: RequestOptions): Promise<T> {
+  request<Name extends DriverName<Drivers>, Method extends MethodName<ApiFor<Drivers, Name>>>(driver: Name, payload: RequestPayload<ApiFor<Drivers, Name>, Method>, ...options: RequestArgs<ApiFor<Drivers, Name>, Method>): Promise<RequestAnswer<ApiFor<Drivers, Name>, Method>>;
+  /** An explicit answer type, as before typed drivers: only for a manager with a driver untyped by name. */
+  request<T>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
+  request(driver: string, payload: unknown, options?: RequestOptions): Promise<unknown> {
     const node = this.drivers.get(driver);
     if (node === undefined) {
       const known = [...this.drivers.keys()].map((n) => JSON.stringify(n)).join(', ');
@@ -204,7 +208,7 @@ export class Manager {
     } catch (err) {
       request.rejectUnexpected(err); // as a throw inside a promise executor would have done
     }
-    return request.promise as Promise<T>;
+    return request.promise;
   }
 
   /**
