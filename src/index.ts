@@ -1,3 +1,6 @@
+/// <reference types="node" preserve="true" />
+// The public declarations name Node types (streams, signals, key objects): a consumer compiling with
+// `types: []` still needs them. @types/node is an optional peer dependency (TypeScript users only).
 /**
  * umdkit: User Mode Drivers for Node.js.
  *

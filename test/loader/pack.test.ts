@@ -118,7 +118,8 @@ describe('umdkit pack (CLI)', () => {
     const text = await readFile(out, 'utf8');
     expect(text).not.toMatch(ANY_IMPORT);
     const sha = /sha256: "([0-9a-f]{64})"/.exec(text)![1]!;
-    expect(printed.join('')).toMatch(new RegExp(`^wrote ${out}: driver "echo", node image \\(cjs\\), \\d+ bytes, sha256 ${sha}\\n$`));
+    expect(printed.join('')).toMatch(new RegExp(`^wrote ${out}: driver "echo", node image \\(cjs\\), \\d+ bytes, sha256 ${sha}\\n` +
+      `wrote ${out.replace(/\.mjs$/, '.d.mts')}: its types, untyped \\(the handler default-exports no serve\\(\\) handle and exports no Methods type\\)\\n$`));
     const mod = (await import(pathToFileURL(out).href)) as { default: Parameters<typeof defineDriver>[0] };
     expect(defineDriver(mod.default).image.sha256).toBe(sha);
     await rm(work, { recursive: true });
