@@ -150,8 +150,8 @@ async function handlerTypes(entry: string, from: string): Promise<HandlerTypesSo
   return { specifier, from: kind };
 }
 
-const METHODS_EXPORT = [/export\s+(?:declare\s+)?(?:type|interface)\s+Methods/, /export\s+(?:type\s+)?\{[^}]*Methods\s*[,}]/];
-const DEFAULT_EXPORT = [/export\s+default/, /export\s+(?:type\s+)?\{[^}]*as\s+default\s*[,}]/];
+const METHODS_EXPORT = [/\bexport\s+(?:declare\s+)?(?:type|interface)\s+Methods\b/, /\bexport\s+(?:type\s+)?\{[^}]*\bMethods\s*[,}]/];
+const DEFAULT_EXPORT = [/\bexport\s+default\b/, /\bexport\s+(?:type\s+)?\{[^}]*\bas\s+default\s*[,}]/];
 
 /** Comments out of the way of the scan: `// export default ...` is not an export. */
 function stripComments(text: string): string {

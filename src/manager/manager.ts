@@ -13,7 +13,7 @@ import { PendingRequest, type SettleHook } from './pending.js';
 import { validateManagerOptions, validateRequestOptions, validateStopOptions, type LaunchWrapper, type ManagerOptions, type RequestOptions, type StopOptions } from './options.js';
 import { snapshotTree, type TreeSnapshot } from './snapshot.js';
 import type { SupervisorSpec } from './tree-spec.js';
-import type { ApiFor, DriverEntry, DriverName, ManagedDrivers, MethodName, RequestAnswer, RequestArgs, RequestPayload, UntypedName } from './typed.js';
+import type { ApiFor, DriverName, ManagedDrivers, MethodName, RequestAnswer, RequestArgs, RequestPayload, UntypedName } from './typed.js';
 
 /** The runtime shape of one supervisor: its node and, per spec child, what runs it. */
 export interface RuntimeSupervisor {
@@ -48,9 +48,10 @@ export async function createManager<Options extends ManagerOptions>(options: Opt
 
 /**
  * The front door: requests, snapshots, events and shutdown for one supervision tree.
- * Create it with {@link createManager}.
+ * Create it with {@link createManager}. `Drivers` (a type only) is what `createManager` inferred of
+ * its drivers; `Manager` alone (any drivers) accepts every manager and types nothing.
  */
-export class Manager<Drivers = DriverEntry> {
+export class Manager<Drivers = any> {
   private readonly hub = new EventHub();
   private readonly drivers = new Map<string, DriverNode>();
   private readonly root: RuntimeSupervisor;
@@ -168,9 +169,10 @@ export class Manager<Drivers = DriverEntry> {
    * const result = await manager.request('parser', bytes, { method: 'parse', timeoutMs: 1000, signal: controller.signal, idempotent: true });
    * ```
    */
-  request<Name extends DriverName<Drivers>, Method extends MethodName<ApiFor<Drivers, Name>>>(driver: Name, payload: RequestPayload<ApiFor<Drivers, Name>, Method>, ...options: RequestArgs<ApiFor<Drivers, Name>, Method>): Promise<RequestAnswer<ApiFor<Drivers, Name>, Method>>;
   /** An explicit answer type, as before typed drivers: only for a manager with a driver untyped by name. */
-  request<T>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
+  request<T = unknown>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
+  // Last, so that a misuse is explained by this signature (tsc reports the last overload's error).
+  request<Name extends DriverName<Drivers>, Method extends MethodName<ApiFor<Drivers, Name>>>(driver: Name, payload: RequestPayload<ApiFor<Drivers, Name>, Method>, ...options: RequestArgs<ApiFor<Drivers, Name>, Method>): Promise<RequestAnswer<ApiFor<Drivers, Name>, Method>>;
   request(driver: string, payload: unknown, options?: RequestOptions): Promise<unknown> {
     const node = this.drivers.get(driver);
     if (node === undefined) {
