@@ -117,5 +117,10 @@ export type RequestArgs<Api, Method> = Api extends (payload: any) => unknown
   ? [options?: RequestOptions & { method?: Method }]
   : [options: RequestOptions & { method: Method }];
 
-/** `string` when some driver of the manager is untyped by name (then `request<T>()` is allowed), else `never`. */
-export type UntypedName<Entries> = string extends DriverName<Entries> ? string : never;
+/**
+ * The names of the drivers nobody typed (their methods are {@link UntypedApi}): for these alone
+ * `request<T>()` still takes an answer type on trust, as it did before drivers were typed.
+ */
+export type UntypedName<Entries> = Entries extends DriverEntry<infer Name, infer Api>
+  ? [DriverApi<Api>] extends [UntypedApi] ? ([UntypedApi] extends [DriverApi<Api>] ? Name : never) : never
+  : never;
