@@ -162,6 +162,9 @@ export class Manager<Drivers = any> {
    * Sends `payload` to the driver named `driver` and resolves with its validated answer. Rejects
    * with a `UmdError` whose code says why (QUEUE_FULL, TIMEOUT, HANDLER_CRASHED, HANDLER_ERROR,
    * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP). Settles exactly once, always.
+   * Typed by the drivers `createManager` was given: the name, the method (required for a handler's
+   * map of methods, none for one function), the payload, and the answer (`validate`'s output when
+   * it has one); a driver nobody typed takes anything and answers `unknown`.
    *
    * @example
    * ```ts
