@@ -159,6 +159,11 @@ export class Manager<Drivers = any> {
   }
 
   /**
+   * An explicit answer type, taken on trust as before drivers were typed: only for a driver nobody
+   * typed. (Declared first: tsc explains a misuse by the last signature, the typed one below.)
+   */
+  request<T = unknown>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
+  /**
    * Sends `payload` to the driver named `driver` and resolves with its validated answer. Rejects
    * with a `UmdError` whose code says why (QUEUE_FULL, TIMEOUT, HANDLER_CRASHED, HANDLER_ERROR,
    * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP). Settles exactly once, always.
@@ -172,9 +177,6 @@ export class Manager<Drivers = any> {
    * const result = await manager.request('parser', bytes, { method: 'parse', timeoutMs: 1000, signal: controller.signal, idempotent: true });
    * ```
    */
-  /** An explicit answer type, as before typed drivers: only for a manager with a driver untyped by name. */
-  request<T = unknown>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
-  // Last, so that a misuse is explained by this signature (tsc reports the last overload's error).
   request<Name extends DriverName<Drivers>, Method extends MethodName<ApiFor<Drivers, Name>>>(driver: Name, payload: RequestPayload<ApiFor<Drivers, Name>, Method>, ...options: RequestArgs<ApiFor<Drivers, Name>, Method>): Promise<RequestAnswer<ApiFor<Drivers, Name>, Method>>;
   request(driver: string, payload: unknown, options?: RequestOptions): Promise<unknown> {
     const node = this.drivers.get(driver);
