@@ -27,7 +27,7 @@ import { FIXTURES, useCleanSlate } from '../fixtures/harness.js';
 import type * as calcHandler from '../fixtures/consumer/handlers/calc.js';
 import type * as offsetHandler from '../fixtures/consumer/handlers/offset.js';
 import type * as parserHandler from '../fixtures/consumer/handlers/parser.js';
-import type { Methods as CalcMethods, } from '../fixtures/consumer/handlers/calc.js';
+import type { Methods as CalcMethods } from '../fixtures/consumer/handlers/calc.js';
 import type { Summary } from '../fixtures/consumer/handlers/parser.js';
 
 const HANDLERS = join(FIXTURES, 'consumer', 'handlers');
@@ -64,6 +64,11 @@ describe('the handler side: serve() describes its methods', () => {
       readonly negate: (payload: number) => number;
     }>();
     expectTypeOf<HandlerModuleApi<typeof calcHandler>>().toBeUnknown();
+    expectTypeOf<HandlerModuleApi<{ default: number }>>().toBeUnknown();
+  });
+
+  it('a CommonJS handler seen from an ES module (its exports under `default` once more) is read too', () => {
+    expectTypeOf<HandlerModuleApi<{ default: typeof parserHandler }>>().toEqualTypeOf<ParserApi>();
   });
 });
 
