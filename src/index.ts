@@ -1,3 +1,6 @@
+/// <reference types="node" preserve="true" />
+// The public declarations name Node types (streams, signals, key objects): a consumer compiling with
+// `types: []` still needs them. @types/node is an optional peer dependency (TypeScript users only).
 /**
  * umdkit: User Mode Drivers for Node.js.
  *
@@ -15,6 +18,7 @@ export { UmdError, isUmdError, UMD_ERROR_CODES, type UmdErrorCode, type UmdError
 export {
   defineDriver,
   type Driver,
+  type DriverModule,
   type DriverOptions,
   type Validator,
   type ValidateContext,
@@ -25,7 +29,24 @@ export {
 export { sha256Hex, type Image, type ImageFormat } from './loader/image.js';
 export type { SandboxLevel, SandboxOption, SandboxOptions, SandboxLimits, LayerName } from './sandbox/index.js';
 export { createManager, Manager } from './manager/manager.js';
-export { supervisor, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';
+export { supervisor, type SupervisorChild, type SupervisorOptions, type SupervisorSpec, type Strategy, type Intensity } from './manager/tree-spec.js';
+export type {
+  Answered,
+  ApiFor,
+  DriverApi,
+  DriverEntry,
+  DriverName,
+  EntriesOf,
+  HandlerModuleApi,
+  ManagedDrivers,
+  MethodName,
+  RequestAnswer,
+  RequestArgs,
+  RequestPayload,
+  UntypedApi,
+  ValidatorOutput,
+} from './manager/typed.js';
+export type { HandlerApi, ServedHandler } from './handler/types.js';
 export type { ManagerOptions, RequestOptions, StopOptions } from './manager/options.js';
 export type { ManagerEvent, ManagerEventType, ManagerListener, EventStreamOptions } from './manager/events.js';
 export { ManagerEventStream } from './manager/events.js';

@@ -20,6 +20,8 @@ export const PACK_USAGE = `usage: umdkit pack <entry> --name <name> --out <file.
   <entry>            handler entry (TypeScript or JavaScript) that imports serve from 'umdkit/handler'
   --name <name>      driver name: 1-64 letters, digits, '.', '_' or '-'
   --out <file.mjs>   where to write the driver module (it imports nothing; import it from anywhere)
+                     and beside it <file.d.mts>, its types: the handler's methods, read by type
+                     from <entry> when it default-exports what serve() returns
   --kind node|exec   node (default): bundle <entry>; exec: embed an existing executable
   --binary <file>    the executable to embed (with --kind exec)
   --sign <key.pem>   sign the image with this ed25519 private key (PEM); drivers that require
@@ -34,6 +36,7 @@ export const PACK_USAGE = `usage: umdkit pack <entry> --name <name> --out <file.
  * ```ts
  * process.exitCode = await packCommand(['src/parser.ts', '--name', 'parser', '--out', 'parser.driver.mjs']);
  * // wrote parser.driver.mjs: driver "parser", node image (cjs), 104233 bytes, sha256 9f86d0...
+ * // wrote parser.driver.d.mts: its types, methods from the handler's default export
  * ```
  */
 export async function packCommand(argv: string[], io: CommandOutput = STDIO_OUTPUT): Promise<number> {
@@ -45,6 +48,8 @@ export async function packCommand(argv: string[], io: CommandOutput = STDIO_OUTP
     const signed = packed.image.signature === undefined ? '' : ', signed (ed25519)';
     for (const warning of packed.warnings) io.err(`umdkit pack: warning: ${commandLineTerms(warning, TERMS)}\n`);
     io.out(`wrote ${packed.out}: driver "${packed.name}", ${packed.image.kind} image${packed.image.format === undefined ? '' : ` (${packed.image.format})`}, ${packed.bytes.length} bytes, sha256 ${packed.sha256}${signed}\n`);
+    const from = packed.types?.from;
+    io.out(`wrote ${packed.types?.out}: its types, ${from === undefined ? 'untyped (the handler default-exports no serve() handle and exports no Methods type)' : from === 'Methods' ? "methods from the handler's Methods type" : "methods from the handler's default export"}\n`);
     return EXIT.OK;
   } catch (err) {
     io.err(`umdkit pack: ${commandLineTerms((err as Error).message, TERMS)}\n`);

@@ -11,7 +11,7 @@ import {
   type RequestMessage,
 } from '../protocol/index.js';
 import { positiveInteger, plainObject } from '../util/options.js';
-import type { Handler, HandlerContext, HandlerMap, ServeOptions } from './types.js';
+import type { Handler, HandlerApi, HandlerContext, HandlerMap, ServeOptions, ServedHandler } from './types.js';
 
 /** Longest error message sent back; a handler's error text is a diagnosis, not a payload. */
 const MAX_ERROR_MESSAGE = 4096;
@@ -24,7 +24,8 @@ let serving = false;
  * Turns this process into a handler: says `hello`, then reads request frames on stdin and answers
  * them on stdout until `bye` (finishes in-flight work, exits 0) or EOF of stdin (exits 0 at once:
  * the manager is gone, nobody would read the answers). Pass one function for every method, or a
- * map of methods.
+ * map of methods. Default-export what it returns and the parent's `manager.request` is typed by
+ * these methods: payload types as annotated here, answers as returned (promises unwrapped).
  *
  * - A throw or rejection answers `ok: false` with `{ code: err.code ?? 'ERROR', message }`.
  * - `cancel` aborts the request's `signal`; if the method then rejects, the code is `ABORTED`.
@@ -37,13 +38,15 @@ let serving = false;
  * ```ts
  * import { serve } from 'umdkit/handler';
  *
- * serve({
- *   parse: (bytes) => parseUntrusted(bytes as Uint8Array),
+ * export default serve({
+ *   parse: (bytes: Uint8Array) => parseUntrusted(bytes),
  *   version: () => '1.0.0',
  * }, { concurrency: 4 });
  * ```
  */
-export function serve(handler: Handler | HandlerMap, options: ServeOptions = {}): void {
+export function serve<F extends Handler<any>>(handler: F, options?: ServeOptions): ServedHandler<HandlerApi<F>>;
+export function serve<M extends HandlerMap>(handler: M, options?: ServeOptions): ServedHandler<HandlerApi<M>>;
+export function serve(handler: Handler | HandlerMap, options: ServeOptions = {}): ServedHandler {
   if (serving) throw new Error('serve() was already called: a handler process serves one set of methods');
   const route = router(handler);
   const opts = plainObject('options', options);
@@ -52,6 +55,7 @@ export function serve(handler: Handler | HandlerMap, options: ServeOptions = {})
   const decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes, maxDepth: options.maxDepth, maxItems: options.maxItems });
   serving = true;
   startSession(route, decoder, decoder.limits, concurrency);
+  return Object.freeze({ methods: typeof handler === 'function' ? undefined : Object.freeze(Object.keys(handler)) });
 }
 
 type Route = (method: string | undefined) => Handler | undefined;

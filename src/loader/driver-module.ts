@@ -28,3 +28,64 @@ export const image = Object.freeze({ kind: ${JSON.stringify(image.kind)}, bytes,
 export default Object.freeze({ name: ${JSON.stringify(name)}, image });
 `;
 }
+
+/**
+ * Where the handler's method types come from, for {@link driverDeclarations}: the module specifier
+ * of the handler entry relative to the declarations, and which of its exports describes them.
+ */
+export interface HandlerTypesSource {
+  /** e.g. `'../src/parser.handler.js'`: relative, with the extension TypeScript resolves to the source. */
+  specifier: string;
+  /** `Methods`: an exported `Methods` type; `default`: the default export, what `serve()` returned. */
+  from: 'Methods' | 'default';
+}
+
+/**
+ * The text of the `.d.mts` written beside a driver module: its default export typed with the
+ * driver's name and, when the handler says what its methods are, those methods, read by
+ * `import type` from the handler's own source (types only: nothing of the handler is imported at run
+ * time, and the module itself stays import-free). Without a source the driver is untyped.
+ *
+ * @example
+ * ```ts
+ * await writeFile('parser.driver.d.mts', driverDeclarations('parser', { specifier: './parser.js', from: 'default' }));
+ * ```
+ */
+export function driverDeclarations(name: string, source: HandlerTypesSource | undefined): string {
+  const quoted = JSON.stringify(name);
+  let lines: string[];
+  if (source === undefined) {
+    lines = [
+      `// Written by \`umdkit pack\`: the types of driver ${quoted}. Untyped: its handler names no methods`,
+      '// (default-export what `serve()` returns, or export a `Methods` type, to type them).',
+      "import type { DriverModule, Image } from 'umdkit';",
+      '',
+      `type Api = unknown;`,
+    ];
+  } else if (source.from === 'Methods') {
+    lines = [
+      `// Written by \`umdkit pack\`: the types of driver ${quoted}, its methods from the handler's \`Methods\` type.`,
+      "import type { DriverModule, Image } from 'umdkit';",
+      `import type { Methods } from ${JSON.stringify(source.specifier)};`,
+      '',
+      'type Api = Methods;',
+    ];
+  } else {
+    lines = [
+      `// Written by \`umdkit pack\`: the types of driver ${quoted}, its methods from what the handler's \`serve()\` returned.`,
+      "import type { DriverModule, HandlerModuleApi, Image } from 'umdkit';",
+      `import type * as handler from ${JSON.stringify(source.specifier)};`,
+      '',
+      'type Api = HandlerModuleApi<typeof handler>;',
+    ];
+  }
+  return `${lines.join('\n')}
+
+/** The handler image: pass it to \`defineDriver\` as \`image\`. */
+export declare const image: Image;
+
+/** The driver: \`defineDriver({ ...driver, concurrency: 4 })\`. */
+declare const driver: DriverModule<${quoted}, Api>;
+export default driver;
+`;
+}

@@ -1,9 +1,9 @@
 import { sign as signBytes, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, extname, relative, resolve, sep } from 'node:path';
 import { knownKeys, oneOf, plainObject } from '../util/options.js';
 import { bundleHandler } from './bundle.js';
-import { driverModule } from './driver-module.js';
+import { driverDeclarations, driverModule, type HandlerTypesSource } from './driver-module.js';
 import { driverName } from './driver-name.js';
 import { sha256Hex, type Image, type ImageFormat } from './image.js';
 
@@ -29,7 +29,10 @@ export interface PackOptions {
   entry?: string;
   /** An existing executable (exec images), e.g. a compiled C handler. */
   binary?: string;
-  /** Where to write the driver module (`.mjs`); nothing is written without it. */
+  /**
+   * Where to write the driver module (`.mjs`), and beside it its declarations (`.d.mts`) typed by the
+   * handler's methods; nothing is written without it.
+   */
   out?: string;
   /** An ed25519 private key (KeyObject or PEM) to sign the image with; the signature is embedded. */
   sign?: KeyObject | string;
@@ -57,6 +60,11 @@ export interface Packed {
   out?: string;
   /** What looks wrong but did not stop the pack (a node entry that never uses `serve()`). */
   warnings: string[];
+  /**
+   * The declarations written beside `out` (when given): their path, text, and where the method
+   * types come from (`undefined`: untyped, the handler names no methods).
+   */
+  types?: { out: string; text: string; from: HandlerTypesSource['from'] | undefined };
 }
 
 /**
@@ -85,9 +93,10 @@ export async function pack(options: PackOptions): Promise<Packed> {
   let bytes: Uint8Array;
   let format: ImageFormat | undefined;
   const warnings: string[] = [];
+  let entry: string | undefined;
   if (kind === 'node') {
     if (o.binary !== undefined) throw new TypeError('options.binary is for exec images; a node image is bundled from options.entry');
-    const entry = resolve(path('options.entry', o.entry));
+    entry = resolve(path('options.entry', o.entry));
     let callsServe: boolean;
     try {
       ({ bytes, format, callsServe } = await bundleHandler(entry));
@@ -113,8 +122,49 @@ export async function pack(options: PackOptions): Promise<Packed> {
     ...(format === undefined ? {} : { format }),
   };
   const module = driverModule(name, image);
-  if (out !== undefined) await writeAtomically(out, module);
-  return { name, image, bytes, sha256, module, ...(out === undefined ? {} : { out }), warnings };
+  if (out === undefined) return { name, image, bytes, sha256, module, warnings };
+  const typesOut = declarationsPath(out);
+  const source = entry === undefined ? undefined : await handlerTypes(entry, dirname(typesOut));
+  const types = { out: typesOut, text: driverDeclarations(name, source), from: source?.from };
+  await writeAtomically(out, module);
+  await writeAtomically(typesOut, types.text);
+  return { name, image, bytes, sha256, module, out, types, warnings };
+}
+
+/** TypeScript looks for `x.d.mts` beside `x.mjs` (`x.d.ts` beside `x.js`, `x.d.cts` beside `x.cjs`). */
+function declarationsPath(out: string): string {
+  const ext = extname(out);
+  const base = out.slice(0, out.length - ext.length);
+  return `${base}${ext === '.js' ? '.d.ts' : ext === '.cjs' ? '.d.cts' : '.d.mts'}`;
+}
+
+/** The extension TypeScript resolves to each source extension under `nodenext`. */
+const RUNTIME_EXTENSION: Record<string, string> = { '.ts': '.js', '.tsx': '.js', '.mts': '.mjs', '.cts': '.cjs' };
+
+/**
+ * Where the handler's method types are, if it says: an exported `Methods` type, else its default
+ * export (what `serve()` returned). Only a TypeScript entry is read (a JavaScript one has no types
+ * to give). The source is scanned, not compiled: a default export that is not a `serve()` handle
+ * still types as untyped (`HandlerModuleApi` checks that by type).
+ */
+async function handlerTypes(entry: string, from: string): Promise<HandlerTypesSource | undefined> {
+  const ext = extname(entry);
+  const runtimeExt = RUNTIME_EXTENSION[ext];
+  if (runtimeExt === undefined) return undefined;
+  const text = stripComments(await readFile(entry, 'utf8'));
+  const kind = METHODS_EXPORT.some((re) => re.test(text)) ? 'Methods' : DEFAULT_EXPORT.some((re) => re.test(text)) ? 'default' : undefined;
+  if (kind === undefined) return undefined;
+  let specifier = relative(from, entry.slice(0, entry.length - ext.length) + runtimeExt).split(sep).join('/');
+  if (!specifier.startsWith('../')) specifier = `./${specifier}`;
+  return { specifier, from: kind };
+}
+
+const METHODS_EXPORT = [/\bexport\s+(?:declare\s+)?(?:type|interface)\s+Methods\b/, /\bexport\s+(?:type\s+)?\{[^}]*\bMethods\s*[,}]/];
+const DEFAULT_EXPORT = [/\bexport\s+default\b/, /\bexport\s+(?:type\s+)?\{[^}]*\bas\s+default\s*[,}]/];
+
+/** Comments out of the way of the scan: `// export default ...` is not an export. */
+function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
 }
 
 function path(option: string, value: unknown): string {

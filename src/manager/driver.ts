@@ -11,6 +11,7 @@ import {
   positiveInteger,
 } from '../util/options.js';
 import { DEFAULT_DECODE_BUDGET_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_ITEMS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+import type { OptionsApi } from './typed.js';
 
 /**
  * A Standard Schema v1 validator (zod, valibot, arktype... all implement it). Declared here, not
@@ -37,7 +38,9 @@ export interface ValidateContext {
 
 /**
  * Checks an answer before the caller sees it: a Standard Schema, or a function that returns the
- * (possibly transformed) answer and throws to refuse it.
+ * (possibly transformed) answer and throws to refuse it, or a predicate (a type guard) that returns
+ * `true` to keep the answer as it came and `false` to refuse it. The caller's answer type follows:
+ * the schema's output, the guard's type, or the function's return type.
  */
 export type Validator = StandardSchemaV1 | ((answer: unknown, context: ValidateContext) => unknown);
 
@@ -112,9 +115,33 @@ export interface DriverOptions {
   args?: string[];
 }
 
-/** A validated driver, with every default filled in. Pass it to `createManager` or `supervisor`. */
-export interface Driver extends Readonly<Required<Omit<DriverOptions, 'validate' | 'sandbox' | 'backoff'>>> {
+/**
+ * The default export of a driver module written by `umdkit pack` (`<out>.mjs`), as its `<out>.d.mts`
+ * declares it: the driver's name as a literal type and, type only, its handler's methods.
+ *
+ * @example
+ * ```ts
+ * import parser from './parser.driver.mjs'; // DriverModule<'parser', typeof handler's methods>
+ * const driver = defineDriver({ ...parser, concurrency: 4 });
+ * ```
+ */
+export interface DriverModule<Name extends string = string, Api = unknown> {
+  readonly name: Name;
+  readonly image: Image;
+  /** Type only, never present at run time: the handler's methods (`unknown` when not known). */
+  readonly '~api'?: Api;
+}
+
+/**
+ * A validated driver, with every default filled in. Pass it to `createManager` or `supervisor`.
+ * `Name` and `Api` are types only: the driver's name as a literal and its methods as `request`
+ * sees them (see {@link DriverModule}); `Driver` alone is any driver.
+ */
+export interface Driver<Name extends string = string, Api = unknown> extends Readonly<Required<Omit<DriverOptions, 'name' | 'validate' | 'sandbox' | 'backoff'>>> {
   readonly kind: 'driver';
+  readonly name: Name;
+  /** Type only, never present at run time: the methods as `request` sees them. */
+  readonly '~api'?: Api;
   readonly validate: Validator | undefined;
   readonly sandbox: SandboxSettings;
   readonly backoff: BackoffOptions;
@@ -138,8 +165,10 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * ```ts
  * import parser from './parser.driver.mjs'; // written by `umdkit pack`
  * const driver = defineDriver({ ...parser, concurrency: 8, maxQueue: 100, restart: 'permanent' });
+ * // Driver<'parser', ...>: its name and its handler's methods; with `validate: schema`, answers are the schema's output
  * ```
  */
+export function defineDriver<Name extends string, Options extends DriverOptions>(options: Options & { name: Name }): Driver<NoInfer<Name>, OptionsApi<Options>>;
 export function defineDriver(options: DriverOptions): Driver {
   const o = plainObject('options', options);
   knownKeys('options', o, KNOWN);

@@ -14,6 +14,7 @@ import { RequestOwner } from './request-owner.js';
 import type { RuntimeSupervisor } from './runtime-tree.js';
 import { snapshotTree, type TreeSnapshot } from './snapshot.js';
 import type { SupervisorSpec } from './tree-spec.js';
+import type { ApiFor, DriverName, ManagedDrivers, MethodName, RequestAnswer, RequestArgs, RequestPayload, UntypedName } from './typed.js';
 
 export type { RuntimeSupervisor } from './runtime-tree.js';
 
@@ -34,9 +35,9 @@ export type { RuntimeSupervisor } from './runtime-tree.js';
  * await manager.stop();
  * ```
  */
-export async function createManager(options: ManagerOptions): Promise<Manager> {
+export async function createManager<Options extends ManagerOptions>(options: Options): Promise<Manager<ManagedDrivers<Options>>> {
   const { tree, runtimeDir, onEvent, clock, random, launchWrapper } = validateManagerOptions(options);
-  const manager = new Manager(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random, launchWrapper });
+  const manager = new Manager<ManagedDrivers<Options>>(tree, { runtimeDir, clock: clock ?? systemClock, random: random ?? Math.random, launchWrapper });
   if (onEvent) manager.subscribe(onEvent);
   await manager.start();
   return manager;
@@ -44,9 +45,10 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
 
 /**
  * The front door: requests, snapshots, events and shutdown for one supervision tree.
- * Create it with {@link createManager}.
+ * Create it with {@link createManager}. `Drivers` (a type only) is what `createManager` inferred of
+ * its drivers; `Manager` alone (any drivers) accepts every manager and types nothing.
  */
-export class Manager {
+export class Manager<Drivers = any> {
   private readonly hub = new EventHub();
   private readonly drivers = new Map<string, DriverNode>();
   /** Per driver: bytes of answers held half-read at once, shared by its instances. */
@@ -181,12 +183,20 @@ export class Manager {
   }
 
   /**
+   * An explicit answer type, taken on trust as before drivers were typed: only for a driver nobody
+   * typed. (Declared first: tsc explains a misuse by the last signature, the typed one below.)
+   */
+  request<T = unknown>(driver: UntypedName<Drivers>, payload: unknown, options?: RequestOptions): Promise<T>;
+  /**
    * Sends `payload` to the driver named `driver` and resolves with its validated answer. Rejects
    * with a `UmdError` whose code says why (QUEUE_FULL, TIMEOUT, HANDLER_CRASHED, HANDLER_ERROR,
    * INVALID_RESPONSE, PROTOCOL, ABORTED, STOPPED, GAVE_UP, and BAD_REQUEST for the caller's own
    * mistake: an unknown driver, a payload the protocol refuses). Settles exactly once, always.
    * A deadline (`timeoutMs`) or an abort fails this request alone: its handler is sent a `cancel`
    * and goes on serving the others.
+   * Typed by the drivers `createManager` was given: the name, the method (required for a handler's
+   * map of methods, none for one function), the payload, and the answer (`validate`'s output when
+   * it has one); a driver nobody typed takes anything and answers `unknown`.
    *
    * @example
    * ```ts
@@ -194,7 +204,8 @@ export class Manager {
    * const result = await manager.request('parser', bytes, { method: 'parse', timeoutMs: 1000, signal: controller.signal, idempotent: true });
    * ```
    */
-  request<T = unknown>(driver: string, payload: unknown, options?: RequestOptions): Promise<T> {
+  request<Name extends DriverName<Drivers>, Method extends MethodName<ApiFor<Drivers, Name>>>(driver: Name, payload: RequestPayload<ApiFor<Drivers, Name>, Method>, ...options: RequestArgs<ApiFor<Drivers, Name>, Method>): Promise<RequestAnswer<ApiFor<Drivers, Name>, Method>>;
+  request(driver: string, payload: unknown, options?: RequestOptions): Promise<unknown> {
     const node = this.drivers.get(driver);
     if (node === undefined) return Promise.reject(this.unknownDriver(driver));
     let opts: ReturnType<typeof validateRequestOptions>;
@@ -218,7 +229,7 @@ export class Manager {
       return Promise.reject(new UmdError('QUEUE_FULL', `queue of "${name}" is full (maxQueue ${node.driver.maxQueue})`, { driver: name }));
     }
     const timeoutMs = opts.timeoutMs ?? node.driver.requestTimeoutMs;
-    return this.owner.accept(node, opts.method, payload, timeoutMs, opts.idempotent, opts.signal) as Promise<T>;
+    return this.owner.accept(node, opts.method, payload, timeoutMs, opts.idempotent, opts.signal);
   }
 
   /** The caller named a driver this tree does not have: their mistake (BAD_REQUEST). */

@@ -1,17 +1,17 @@
-import { driversOf, validateSupervisor, type SupervisorSpec } from './tree-spec.js';
+import { driversOf, validateSupervisor, type SupervisorChild, type SupervisorSpec } from './tree-spec.js';
 import { boolean, knownKeys, plainObject, positiveInteger, nonNegativeInteger } from '../util/options.js';
 import type { Clock } from './clock.js';
 import type { ManagerListener } from './events.js';
-import type { BackoffOptions, Driver, DriverOptions } from './driver.js';
+import type { BackoffOptions } from './driver.js';
 import type { Intensity, Strategy } from './tree-spec.js';
 import type { LaunchPlan } from '../loader/launch-plan.js';
 
 /** Everything `createManager` accepts: either a `tree`, or the root supervisor's fields inline. */
 export interface ManagerOptions {
   /** A tree built with `supervisor()`. Give this or `children`, not both. */
-  tree?: SupervisorSpec;
+  tree?: SupervisorSpec<any>;
   /** The root supervisor's children (drivers or supervisors). */
-  children?: Array<Driver | DriverOptions | SupervisorSpec>;
+  children?: ReadonlyArray<SupervisorChild>;
   /** The root's strategy (default `one_for_one`). */
   strategy?: Strategy;
   /** The root's restart intensity (default 3 in 5000 ms). */

@@ -1,5 +1,9 @@
 import { defineDriver, validateBackoff, type BackoffOptions, type Driver, type DriverOptions } from './driver.js';
 import { describeValue, knownKeys, oneOf, plainObject, positiveInteger, nonNegativeInteger, matching } from '../util/options.js';
+import type { DriverEntry, EntriesOf } from './typed.js';
+
+/** What a supervisor's children may be: drivers, plain driver options, or supervisors. */
+export type SupervisorChild = Driver | DriverOptions | SupervisorSpec<any>;
 
 /** How a supervisor restarts its children after one of them crashes. */
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'pool';
@@ -30,11 +34,14 @@ export interface SupervisorOptions {
   /** Restart type of this supervisor as a child of another (default `permanent`). */
   restart?: 'permanent' | 'transient' | 'temporary';
   /** Children, started in order and stopped in reverse order: drivers or supervisors. */
-  children: Array<Driver | DriverOptions | SupervisorSpec>;
+  children: ReadonlyArray<SupervisorChild>;
 }
 
-/** A validated supervisor, ready to be given to `createManager({ tree })` or nested in another. */
-export interface SupervisorSpec {
+/**
+ * A validated supervisor, ready to be given to `createManager({ tree })` or nested in another.
+ * `Drivers` is a type only: every driver below it, by name and methods (see `DriverEntry`).
+ */
+export interface SupervisorSpec<Drivers = DriverEntry> {
   readonly kind: 'supervisor';
   readonly name: string;
   readonly strategy: Strategy;
@@ -44,6 +51,8 @@ export interface SupervisorSpec {
   readonly backoff: BackoffOptions;
   readonly restart: 'permanent' | 'transient' | 'temporary';
   readonly children: ReadonlyArray<Driver | SupervisorSpec>;
+  /** Type only, never present at run time: the drivers below, for `createManager({ tree })` to type `request`. */
+  readonly '~drivers'?: Drivers;
 }
 
 const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one', 'pool'] as const;
@@ -64,8 +73,8 @@ const KNOWN = ['kind', 'name', 'strategy', 'intensity', 'startIntensity', 'backo
  * const manager = await createManager({ tree });
  * ```
  */
-export function supervisor(options: SupervisorOptions): SupervisorSpec {
-  return validateSupervisor(options, 'options', 'supervisor');
+export function supervisor<Children extends ReadonlyArray<SupervisorChild>>(options: SupervisorOptions & { children: Children }): SupervisorSpec<EntriesOf<Children[number]>> {
+  return validateSupervisor(options, 'options', 'supervisor') as SupervisorSpec<EntriesOf<Children[number]>>;
 }
 
 /** Validates one supervisor at `path` (used for nested specs so errors name the full path). */

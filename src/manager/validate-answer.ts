@@ -4,8 +4,9 @@ import { isStandardSchema, type ValidateContext, type Validator } from './driver
 export type Checked = { ok: true; value: unknown } | { ok: false; why: string };
 
 /**
- * Runs the driver's validator on an answer. A Standard Schema's issues or a thrown error become a
- * refusal with a readable reason; never a throw (the caller turns it into INVALID_RESPONSE).
+ * Runs the driver's validator on an answer. A Standard Schema's issues, a thrown error or a `false`
+ * from a predicate become a refusal with a readable reason; never a throw (the caller turns it into
+ * INVALID_RESPONSE).
  * Sync validators answer synchronously so the hot path pays no extra promise.
  */
 export function checkAnswer(validator: Validator | undefined, answer: unknown, context: ValidateContext): Checked | Promise<Checked> {
@@ -15,7 +16,11 @@ export function checkAnswer(validator: Validator | undefined, answer: unknown, c
       const result = validator['~standard'].validate(answer);
       return result instanceof Promise ? result.then(fromSchema, refusal) : fromSchema(result);
     }
-    return { ok: true, value: validator(answer, context) };
+    const returned = validator(answer, context);
+    // A boolean is a verdict (a type guard): true keeps the answer as it came, false refuses it.
+    if (returned === true) return { ok: true, value: answer };
+    if (returned === false) return { ok: false, why: `validate returned false for ${describe(answer)}` };
+    return { ok: true, value: returned };
   } catch (err) {
     return refusal(err);
   }
@@ -34,4 +39,12 @@ function fromSchema(result: { value?: unknown; issues?: ReadonlyArray<{ message:
 
 function refusal(err: unknown): Checked {
   return { ok: false, why: err instanceof Error ? err.message : String(err) };
+}
+
+/** A short, safe name of the refused answer for the reason text (never the answer itself: it is untrusted). */
+function describe(answer: unknown): string {
+  if (answer === null) return 'null';
+  if (Array.isArray(answer)) return `an array of ${answer.length}`;
+  if (answer instanceof Uint8Array) return `${answer.length} bytes`;
+  return typeof answer === 'object' ? 'an object' : `a ${typeof answer}`;
 }

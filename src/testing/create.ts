@@ -1,5 +1,6 @@
 import { createManager, type Manager } from '../manager/manager.js';
 import type { ManagerOptions } from '../manager/options.js';
+import type { ManagedDrivers } from '../manager/typed.js';
 import { FaultLab, registerLab } from './lab.js';
 
 /**
@@ -18,7 +19,7 @@ import { FaultLab, registerLab } from './lab.js';
  * await faults.inject(manager, 'bitflip', { driver: 'parser' });
  * ```
  */
-export async function createFaultyManager(options: ManagerOptions): Promise<Manager> {
+export async function createFaultyManager<Options extends ManagerOptions>(options: Options): Promise<Manager<ManagedDrivers<Options>>> {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
   const lab = await FaultLab.open();
   const onEvent = options.onEvent;

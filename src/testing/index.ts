@@ -1,3 +1,6 @@
+/// <reference types="node" preserve="true" />
+// The public declarations name Node types (streams, signals, key objects): a consumer compiling with
+// `types: []` still needs them. @types/node is an optional peer dependency (TypeScript users only).
 /**
  * `umdkit/testing`: fault injection and chaos runs against real managers and real processes.
  * Nothing here is used by a manager unless a test asks for it: the fault shim only runs behind a

@@ -54,6 +54,17 @@ describe('serve(): the runtime inside a node handler', () => {
     expect((await finish(handler, () => loaded.unload())).code).toBe(0);
   });
 
+  it('returns a frozen handle that lists the methods and carries nothing else at run time; a second serve() throws', async () => {
+    const loaded = await loadImage('handle', await fixtureImage('handle'), { root: slate.root });
+    const handler = slate.track(await spawnHandler(loaded, spawnOptions('handle')));
+    const talk = converse(handler);
+    talk.request(1, 'methods', null);
+    talk.request(2, 'again', null);
+    expect(await talk.response(1)).toEqual({ t: 'res', id: 1, ok: true, p: { methods: ['methods', 'again'], frozen: true, keys: ['methods'] } });
+    expect(await talk.response(2)).toMatchObject({ ok: false, e: { code: 'ERROR', message: expect.stringContaining('serve() was already called') } });
+    expect((await finish(handler, () => loaded.unload())).code).toBe(0);
+  });
+
   it('answers ping at once while a request is busy', async () => {
     const { loaded, handler, talk } = await toolbox();
     talk.request(1, 'sleep', { ms: 400 });

@@ -91,6 +91,50 @@ describe('pack', () => {
     await rm(work, { recursive: true });
   });
 
+  it('writes <out>.d.mts beside the module: typed from the entry by `import type` only when the entry says its methods', async () => {
+    const work = slate.trackPath(await mkdtemp(join(tmpdir(), 'umdkit-pack-')));
+    await mkdir(join(work, 'src'));
+    await mkdir(join(work, 'drivers'));
+    const entry = async (file: string, text: string) => {
+      await writeFile(join(work, 'src', file), `import { serve } from 'umdkit/handler';\n${text}\n`);
+      return join(work, 'src', file);
+    };
+    const typesOf = async (file: string, out = 'h.driver.mjs') => (await pack({ entry: join(work, 'src', file), name: 'h', out: join(work, 'drivers', out) })).types!;
+
+    await entry('default.ts', 'export default serve({ ping: () => "pong" });');
+    const byDefault = await typesOf('default.ts');
+    expect(byDefault.out).toBe(join(work, 'drivers', 'h.driver.d.mts'));
+    expect(byDefault.from).toBe('default');
+    expect(await readFile(byDefault.out, 'utf8')).toBe(byDefault.text);
+    // Types only: `import type` is erased, and the module itself still imports nothing.
+    expect(byDefault.text.match(/^import .*$/gm)).toEqual([
+      "import type { DriverModule, HandlerModuleApi, Image } from 'umdkit';",
+      'import type * as handler from "../src/default.js";',
+    ]);
+    expect(byDefault.text).toContain('declare const driver: DriverModule<"h", Api>;');
+    expect(await readFile(join(work, 'drivers', 'h.driver.mjs'), 'utf8')).not.toMatch(ANY_IMPORT);
+
+    await entry('methods.mts', 'export type Methods = { ping(payload: null): string };\nserve({ ping: () => "pong" });');
+    expect((await typesOf('methods.mts')).text).toContain('import type { Methods } from "../src/methods.mjs";');
+    await entry('renamed.ts', 'type Api = { ping(payload: null): string };\nexport type { Api as Methods };\nexport default serve({ ping: () => "pong" });');
+    expect((await typesOf('renamed.ts')).from).toBe('Methods');
+
+    // Said in a comment, or not said at all, or JavaScript (no types to read): untyped, nothing imported.
+    await entry('commented.ts', '// export default serve(...) would type it\n/* export type Methods = {} */\nserve(() => null);');
+    await entry('plain.js', 'export default serve(() => null);');
+    for (const file of ['commented.ts', 'plain.js']) {
+      const untyped = await typesOf(file);
+      expect(untyped.from).toBeUndefined();
+      expect(untyped.text).toContain('type Api = unknown;');
+      expect(untyped.text.match(/^import .*$/gm)).toEqual(["import type { DriverModule, Image } from 'umdkit';"]);
+    }
+    // An exec image has no source to read; a `.js` module gets `.d.ts` (where TypeScript looks for it).
+    await writeFile(join(work, 'binary'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const exec = await pack({ kind: 'exec', binary: join(work, 'binary'), name: 'x', out: join(work, 'drivers', 'x.driver.js') });
+    expect(exec.types).toMatchObject({ out: join(work, 'drivers', 'x.driver.d.ts'), from: undefined });
+    await rm(work, { recursive: true });
+  });
+
   it('validates its options and reports a broken entry with its path', async () => {
     await expect(pack({ name: 'x' })).rejects.toThrow('options.entry must be a file path, got nothing');
     await expect(pack({ entry: ECHO, name: '../x' })).rejects.toThrow(/options.name must be a name of 1-64/);
@@ -118,7 +162,8 @@ describe('umdkit pack (CLI)', () => {
     const text = await readFile(out, 'utf8');
     expect(text).not.toMatch(ANY_IMPORT);
     const sha = /sha256: "([0-9a-f]{64})"/.exec(text)![1]!;
-    expect(printed.join('')).toMatch(new RegExp(`^wrote ${out}: driver "echo", node image \\(cjs\\), \\d+ bytes, sha256 ${sha}\\n$`));
+    expect(printed.join('')).toMatch(new RegExp(`^wrote ${out}: driver "echo", node image \\(cjs\\), \\d+ bytes, sha256 ${sha}\\n` +
+      `wrote ${out.replace(/\.mjs$/, '.d.mts')}: its types, untyped \\(the handler default-exports no serve\\(\\) handle and exports no Methods type\\)\\n$`));
     const mod = (await import(pathToFileURL(out).href)) as { default: Parameters<typeof defineDriver>[0] };
     expect(defineDriver(mod.default).image.sha256).toBe(sha);
     await rm(work, { recursive: true });
