@@ -13,21 +13,8 @@ import {
 import { DEFAULT_DECODE_BUDGET_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_ITEMS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 import type { OptionsApi } from './typed.js';
 
-/**
- * A Standard Schema v1 validator (zod, valibot, arktype... all implement it). Declared here, not
- * imported, because the spec asks implementers to copy the interface rather than depend on it.
- */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  readonly '~standard': {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
-  };
-}
-type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> };
+export type { StandardSchemaV1 } from './standard-schema.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
 
 /** What a validate function learns about the answer it checks. */
 export interface ValidateContext {

@@ -1,6 +1,6 @@
 import type { HandlerApi, ServedHandler } from '../handler/types.js';
-import type { StandardSchemaV1 } from './driver.js';
-import type { RequestOptions } from './options.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+import type { RequestOptions } from './request-options.js';
 
 /**
  * Types only: how a handler's methods become the types of `manager.request`. The handler module
