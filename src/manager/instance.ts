@@ -363,7 +363,7 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     this.actor = createActor(machine, {
       input: { driver: this.name, instance: this.id, generation: this.generationBase },
       // The backoff delay runs on the manager's clock, like every other timer.
-      clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (handle) => clock.clearTimeout(handle) },
+      clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms, { keepAlive: true }), clearTimeout: (handle) => clock.clearTimeout(handle) },
     });
     let previous = this.state;
     this.actor.subscribe((snapshot) => {

@@ -93,7 +93,8 @@ export class Manager<Drivers = any> {
     const env: TreeEnvironment = {
       now: () => this.clock.now(),
       random: config.random,
-      setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms),
+      // Delayed restarts of supervisors and group restarts: work under way, kept alive like a backoff.
+      setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms, { keepAlive: true }),
       onRestart: (event) => this.hub.emit({ type: 'restart', ...event }),
       onEscalate: (event) => this.hub.emit({ type: 'escalate', ...event }),
     };

@@ -5,7 +5,13 @@
  */
 export interface Clock {
   now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
+  /**
+   * Runs `fn` after `ms`. The real clock's timers do not keep the process alive (a pending deadline
+   * or heartbeat never does by itself), except with `keepAlive`: a restart waiting out its backoff
+   * is work under way, and a process whose handlers are all down between two starts must not end
+   * with requests still waiting for the next one.
+   */
+  setTimeout(fn: () => void, ms: number, options?: { keepAlive?: boolean }): unknown;
   clearTimeout(handle: unknown): void;
   /**
    * Runs `fn` once the current turn of the event loop is done (a debounce, not a wait: the real
@@ -14,10 +20,14 @@ export interface Clock {
   defer?(fn: () => void): void;
 }
 
-/** The real clock: monotonic milliseconds, Node timers (unref'd: a pending deadline never keeps a process alive by itself). */
+/** The real clock: monotonic milliseconds, Node timers (unref'd unless `keepAlive` is asked for). */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  setTimeout: (fn, ms, options) => {
+    const timer = setTimeout(fn, ms);
+    if (options?.keepAlive !== true) timer.unref();
+    return timer;
+  },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
   defer: (fn) => {
     setImmediate(fn);

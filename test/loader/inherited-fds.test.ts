@@ -12,13 +12,12 @@ import { pack } from '../../src/loader/pack.js';
 import { probeHost } from '../../src/sandbox/index.js';
 import { FIXTURES, HANDLERS, useCleanSlate } from '../fixtures/harness.js';
 import { bundleParent, startParent, type ParentReport } from '../fixtures/parent-process.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
-const mustRun = process.env.CI === 'true';
-const compiler = await run('cc', ['--version']).then(() => true, () => false);
+const cNeed = needs('the inherited descriptor tests of the C handler', [cCompiler()]);
 const host = await probeHost({ network: true, pidns: true });
-const canStrict = (host.network.ok && host.pidns.ok && host.node.permissionFlag !== undefined) || mustRun;
-if (!compiler && !mustRun) console.warn('inherited descriptor tests for C skipped: no `cc` (under CI=true they fail instead)');
+const strictNeed = needs('the strict inherited descriptor tests of the C handler', [host.network.ok && host.pidns.ok && host.node.permissionFlag !== undefined ? undefined : 'this host cannot give the strict layers (PID namespace, network namespace, setpriv, timeout)']);
 
 const SECRET = 'the parent inherited this secret\n';
 
@@ -36,7 +35,7 @@ describe('a descriptor the parent inherited without close-on-exec', () => {
     await writeFile(secret, SECRET, { mode: 0o600 });
     modules.hostile = join(work, 'hostile.driver.mjs');
     await pack({ entry: join(HANDLERS, 'hostile.ts'), name: 'hostile', out: modules.hostile });
-    if (compiler) {
+    if (cNeed.run) {
       const binary = join(work, 'escaper');
       await run('cc', ['-O2', '-o', binary, join(FIXTURES, 'c', 'escaper.c')]);
       modules.escaper = join(work, 'escaper.driver.mjs');
@@ -57,7 +56,7 @@ describe('a descriptor the parent inherited without close-on-exec', () => {
     return report.answers[0]!;
   }
 
-  it.runIf(canStrict)('a Node handler under strict reads nothing of it', async () => {
+  it.runIf(strictNeed.run)('a Node handler under strict reads nothing of it', async () => {
     const answer = await readThroughFd20('hostile', 'strict', 'readFd');
     expect(JSON.stringify(answer)).not.toContain('secret');
     if (answer.ok) expect(answer.p).toEqual({ read: 0, text: '' });
@@ -69,13 +68,13 @@ describe('a descriptor the parent inherited without close-on-exec', () => {
     if (answer.ok) expect(answer.p).toEqual({ read: 0, text: '' });
   });
 
-  it.runIf((compiler && canStrict) || mustRun)('the C handler under strict reads nothing of it', async () => {
+  it.runIf(cNeed.run && strictNeed.run)('the C handler under strict reads nothing of it', async () => {
     const answer = await readThroughFd20('escaper', 'strict', 'fd');
     expect(answer).toMatchObject({ ok: true });
     expect((answer as { p: { fd20: number } }).p.fd20).toBeLessThanOrEqual(0);
   });
 
-  it.runIf(compiler || mustRun)('the C handler without a sandbox reads nothing of it', async () => {
+  it.runIf(cNeed.run)('the C handler without a sandbox reads nothing of it', async () => {
     const answer = await readThroughFd20('escaper', 'none', 'fd');
     expect(answer).toMatchObject({ ok: true });
     expect((answer as { p: { fd20: number } }).p.fd20).toBeLessThanOrEqual(0);

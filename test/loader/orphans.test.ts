@@ -10,13 +10,12 @@ import { sweepStale } from '../../src/loader/sweep.js';
 import { probeHost } from '../../src/sandbox/index.js';
 import { FIXTURES, gone, HANDLERS, isRunning, useCleanSlate } from '../fixtures/harness.js';
 import { bundleParent, startParent } from '../fixtures/parent-process.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
-const mustRun = process.env.CI === 'true';
-const compiler = await run('cc', ['--version']).then(() => true, () => false);
+const cNeed = needs('the EOF-ignoring handler tests (a C handler)', [cCompiler()]);
 const host = await probeHost({ network: true, pidns: true });
-const canStrict = (host.network.ok && host.pidns.ok && host.tools.setpriv !== undefined && host.tools.timeout !== undefined) || mustRun;
-if (!compiler && !mustRun) console.warn('EOF-ignoring handler tests skipped: no `cc` (under CI=true they fail instead)');
+const strictNeed = needs('the strict EOF-ignoring handler tests (a C handler)', [host.network.ok && host.pidns.ok && host.tools.setpriv !== undefined && host.tools.timeout !== undefined ? undefined : 'this host cannot give the strict layers (PID namespace, network namespace, setpriv, timeout)']);
 
 describe('a parent killed with SIGKILL', () => {
   const slate = useCleanSlate();
@@ -30,7 +29,7 @@ describe('a parent killed with SIGKILL', () => {
     parentScript = await bundleParent(work);
     modules.echo = join(work, 'echo.driver.mjs');
     await pack({ entry: join(HANDLERS, 'echo.ts'), name: 'echo', out: modules.echo });
-    if (compiler) {
+    if (cNeed.run) {
       const binary = join(work, 'escaper');
       await run('cc', ['-O2', '-o', binary, join(FIXTURES, 'c', 'escaper.c')]);
       modules.escaper = join(work, 'escaper.driver.mjs');
@@ -59,7 +58,7 @@ describe('a parent killed with SIGKILL', () => {
   });
 
   // Regression: a handler that ignores EOF ran on forever after its manager was SIGKILLed.
-  it.runIf(compiler || mustRun)('under standard, a handler that ignores EOF dies with it (parent-death signal)', async () => {
+  it.runIf(cNeed.run)('under standard, a handler that ignores EOF dies with it (parent-death signal)', async () => {
     const { parent, report, closed } = await startParent(parentScript, { driverModule: modules.escaper!, root: slate.root, sandbox: 'standard', methods: ['linger'] });
     slate.trackPid(parent.pid!);
     slate.trackPid(report.pid);
@@ -72,7 +71,7 @@ describe('a parent killed with SIGKILL', () => {
     expect(await sweepStale(slate.root)).toEqual([report.dir]);
   });
 
-  it.runIf((compiler && canStrict) || mustRun)('under strict, the EOF-ignoring handler and the grandchild it hid in its own session die with it', async () => {
+  it.runIf(cNeed.run && strictNeed.run)('under strict, the EOF-ignoring handler and the grandchild it hid in its own session die with it', async () => {
     const { parent, report, closed } = await startParent(parentScript, {
       driverModule: modules.escaper!, root: slate.root, sandbox: 'strict', methods: ['escape', 'linger'],
     });

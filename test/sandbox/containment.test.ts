@@ -13,16 +13,14 @@ import type { Image } from '../../src/loader/image.js';
 import { probeHost } from '../../src/sandbox/index.js';
 import { FIXTURES, gone, isRunning } from '../fixtures/harness.js';
 import { failure, useManagers } from '../manager/harness.js';
+import { cCompiler, needs } from '../fixtures/requires.js';
 
 const run = promisify(execFile);
 const host = await probeHost({ network: true, pidns: true });
-const mustRun = process.env.CI === 'true';
-const compiler = await run('cc', ['--version']).then(() => true, () => false);
-const canStrict = (host.pidns.ok && host.network.ok && host.tools.setpriv !== undefined && host.tools.timeout !== undefined) || mustRun;
-if (!compiler && !mustRun) console.warn('containment tests skipped: no `cc` on this machine (under CI=true they fail instead)');
-if (!canStrict) console.warn('strict containment tests skipped: this host cannot make a PID namespace (under CI=true they fail instead)');
+const cNeed = needs('the containment tests (a C handler)', [cCompiler()]);
+const strictNeed = needs('the strict containment tests (a C handler)', [host.pidns.ok && host.network.ok && host.tools.setpriv !== undefined && host.tools.timeout !== undefined ? undefined : 'this host cannot give the strict layers (PID namespace, network namespace, setpriv, timeout)']);
 
-describe.runIf(compiler || mustRun)('a handler whose grandchild escapes into its own session', () => {
+describe.runIf(cNeed.run)('a handler whose grandchild escapes into its own session', () => {
   const env = useManagers();
   let build = '';
   let escaper: Image;
@@ -39,7 +37,7 @@ describe.runIf(compiler || mustRun)('a handler whose grandchild escapes into its
   const driver = (sandbox: unknown, extra: Record<string, unknown> = {}) =>
     defineDriver({ name: 'escaper', image: escaper, sandbox: sandbox as 'strict', requestTimeoutMs: 120_000, ...extra });
 
-  it.runIf(canStrict)('under strict: stop() settles, the grandchild dies with the handler, nothing is left', async () => {
+  it.runIf(strictNeed.run)('under strict: stop() settles, the grandchild dies with the handler, nothing is left', async () => {
     const manager = await env.start({ children: [driver('strict')] });
     const { self, pid } = (await manager.request('escaper', null, { method: 'escape' })) as { self: number; pid: number };
     env.trackPid(self);
@@ -51,7 +49,7 @@ describe.runIf(compiler || mustRun)('a handler whose grandchild escapes into its
     // useCleanSlate then fails the test if anything is left in the extraction root.
   });
 
-  it.runIf(canStrict)('under strict: a crash with an escaped grandchild rejects the in-flight request with HANDLER_CRASHED', async () => {
+  it.runIf(strictNeed.run)('under strict: a crash with an escaped grandchild rejects the in-flight request with HANDLER_CRASHED', async () => {
     const manager = await env.start({ children: [driver('strict', { restart: 'temporary' })] });
     const error = await failure(manager.request('escaper', null, { method: 'crash' }));
     expect(error.code).toBe('HANDLER_CRASHED');
