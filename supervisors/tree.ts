@@ -63,6 +63,8 @@ export interface TreeEnvironment {
   now(): number;
   random(): number;
   setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer of `setTimeout` (a stop must not leave a restart timer keeping the process alive). */
+  clearTimeout?(handle: unknown): void;
   onRestart(event: { supervisor: string; child: string; reason: string; delayMs: number; at: number }): void;
   onEscalate(event: { supervisor: string; reason: string; at: number }): void;
 }
@@ -126,6 +128,8 @@ export class SupervisorNode implements SupervisedChild {
   private held = false;
   private group: GroupRestart | undefined;
   private waiters: UpWaiter[] = [];
+  /** Timers of delayed restarts under way, with what to run if they are cancelled (a stop, a give-up). */
+  private readonly timers = new Map<unknown, (() => void) | undefined>();
   /** Which call of start() is current: an older one still unwinding must not go on starting children. */
   private startRun = 0;
 
@@ -205,13 +209,13 @@ export class SupervisorNode implements SupervisedChild {
   restart(delayMs: number, _cause: 'crash' | 'sibling'): void {
     void (async () => {
       await this.terminate('crash');
-      this.env.setTimeout(() => {
+      this.after(delayMs, () => {
         // Stopped (or started by someone else) during the wait: nothing left to restart.
         if (!this.held || this.stopping !== undefined) return;
         this.start().catch(() => {
           /* a failed restart reports itself through escalation */
         });
-      }, delayMs);
+      });
     })();
   }
 
@@ -321,6 +325,20 @@ export class SupervisorNode implements SupervisedChild {
     if (this.group !== undefined) this.group.cancelled = true;
     this.group = undefined;
     for (const waiter of this.waiters.splice(0)) waiter.resolve(false);
+    for (const [handle, onCancel] of [...this.timers]) {
+      this.timers.delete(handle);
+      this.env.clearTimeout?.(handle);
+      onCancel?.();
+    }
+  }
+
+  /** `fn` after `ms` on the environment's clock, cancelled by {@link endWaiting} (which runs `onCancel` instead). */
+  private after(ms: number, fn: () => void, onCancel?: () => void): void {
+    const handle = this.env.setTimeout(() => {
+      this.timers.delete(handle);
+      fn();
+    }, ms);
+    this.timers.set(handle, onCancel);
   }
 
   private readonly lastReasons = new Map<number, string>();
@@ -369,7 +387,8 @@ export class SupervisorNode implements SupervisedChild {
       await (removing.has(index) ? child.retire() : child.terminate(index === crashedIndex ? 'crash' : 'sibling'));
       if (group.cancelled) return;
     }
-    if (delayMs > 0) await new Promise<void>((resolve) => this.env.setTimeout(resolve, delayMs));
+    // Cancelled (a stop, a give-up) the wait ends at once; `group.cancelled` then ends the restart.
+    if (delayMs > 0) await new Promise<void>((resolve) => this.after(delayMs, resolve, resolve));
     for (const index of restart) {
       if (group.cancelled) return;
       const up = this.waitUp(index, group);

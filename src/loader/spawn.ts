@@ -108,6 +108,11 @@ export interface HandlerExit {
  * ```
  */
 export interface HandlerProcess {
+  /**
+   * True while its stdout is not read because the driver's decode budget is spent: a pong it sent
+   * may be waiting in the pipe, so its silence then says nothing about its health.
+   */
+  readonly stalled: boolean;
   readonly pid: number;
   readonly driver: string;
   readonly instance: string;
@@ -208,9 +213,12 @@ export async function spawnHandler(loaded: LoadedImage, options: SpawnOptions, s
     ({ started } = await start(plan, details, stdio, (child) => ({
       started: new Handler(child, plan, options, limits, details).handshake(options.startTimeoutMs, signal, abortError),
     })));
+    // Its rejection may come while the descriptors close: handled here so it is never "unhandled";
+    // the caller still gets it from the promise returned below.
+    started.catch(() => {});
   } finally {
     // The handler holds its own copies of these descriptors.
-    await Promise.all([sealed.close(), devNull.close()]);
+    await Promise.allSettled([sealed.close(), devNull.close()]);
   }
   return started;
 }
@@ -291,6 +299,10 @@ class Handler implements HandlerProcess {
   private readonly clock: Clock;
   /** Settles the handshake; replaced by a no-op once it is settled. */
   private onHandshake: (event: HandshakeEvent) => void = () => {};
+
+  get stalled(): boolean {
+    return this.decoder.stalled;
+  }
 
   constructor(
     private readonly child: ChildProcessWithoutNullStreams,

@@ -133,7 +133,9 @@ export class DriverNode implements InstanceHost, RequestRoute {
    */
   async reload(): Promise<void> {
     await this.unload();
-    const ready = this.instances.map((instance) => {
+    // Only what serves: an instance its supervisor retired or gave up on stays down.
+    const serving = this.instances.filter((instance) => !instance.retired && instance.state !== 'failed');
+    const ready = serving.map((instance) => {
       instance.restart(0, 'sibling');
       return instance.whenReady();
     });

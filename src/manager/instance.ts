@@ -507,6 +507,11 @@ export class InstanceRuntime implements SupervisedChild, Carrier, AnswerSource {
     const beat = (): void => {
       this.heartbeat = undefined;
       if (proc !== this.proc || !this.machineBusy) return;
+      // A handler whose stdout is held back by the decode budget may have answered: wait again.
+      if (this.awaitingPong && proc.stalled) {
+        this.heartbeat = clock.setTimeout(beat, every);
+        return;
+      }
       if (this.awaitingPong) {
         this.markFaulty(`heartbeat: no pong within ${every} ms`, proc);
         return;

@@ -95,6 +95,7 @@ export class Manager<Drivers = any> {
       random: config.random,
       // Delayed restarts of supervisors and group restarts: work under way, kept alive like a backoff.
       setTimeout: (fn, ms) => this.clock.setTimeout(fn, ms, { keepAlive: true }),
+      clearTimeout: (handle) => this.clock.clearTimeout(handle),
       onRestart: (event) => this.hub.emit({ type: 'restart', ...event }),
       onEscalate: (event) => this.hub.emit({ type: 'escalate', ...event }),
     };
@@ -120,17 +121,18 @@ export class Manager<Drivers = any> {
     this.root = build(tree, true);
   }
 
-  /**
-   * Extracts a driver's image and prepares its sandbox. A sandbox the host cannot provide fails
-   * the load (SANDBOX) — nothing is left extracted — unless the driver chose best effort, in which
-   * case what was dropped is reported as an event.
-   */
+  /** The driver's one decode budget, shared by all its instances (frame bytes held half-read at once). */
   private decodeBudgetOf(driver: Driver): DecodeBudget {
     let budget = this.decodeBudgets.get(driver.name);
     if (budget === undefined) this.decodeBudgets.set(driver.name, (budget = new DecodeBudget(driver.decodeBudgetBytes)));
     return budget;
   }
 
+  /**
+   * Extracts a driver's image and prepares its sandbox. A sandbox the host cannot provide fails
+   * the load (SANDBOX) — nothing is left extracted — unless the driver chose best effort, in which
+   * case what was dropped is reported as an event.
+   */
   private async load(driver: Driver): Promise<LoadedDriver> {
     const image = await loadImage(driver.name, driver.image, { root: this.config.runtimeDir, publicKeys: driver.sandbox.publicKeys });
     try {

@@ -128,7 +128,7 @@ const SCRIPT = String.raw`
     var parts = String(state).split('+');
     function any(list) { return parts.some(function (p) { return list.indexOf(p) >= 0; }); }
     if (any(['crashed', 'failed'])) return 'bad';
-    if (any(['extracting', 'spawning', 'backoff', 'restarting', 'starting'])) return 'starting';
+    if (any(['extracting', 'spawning', 'backoff', 'restarting', 'recycling', 'starting'])) return 'starting';
     if (any(['stopping', 'stopped'])) return 'off';
     return 'ok';
   }

@@ -26,7 +26,7 @@ export type StateTone = 'ok' | 'starting' | 'bad' | 'off';
 export function stateTone(state: string): StateTone {
   const parts = state.split('+');
   if (parts.some((s) => s === 'crashed' || s === 'failed')) return 'bad';
-  if (parts.some((s) => s === 'extracting' || s === 'spawning' || s === 'backoff' || s === 'restarting' || s === 'starting')) return 'starting';
+  if (parts.some((s) => s === 'extracting' || s === 'spawning' || s === 'backoff' || s === 'restarting' || s === 'recycling' || s === 'starting')) return 'starting';
   if (parts.some((s) => s === 'stopping' || s === 'stopped')) return 'off';
   return 'ok';
 }

@@ -24,6 +24,7 @@ const CONCURRENCY = 2;
 /** A handler process that does only what the test tells it to. */
 class FakeProcess implements HandlerProcess {
   readonly driver = 'model';
+  readonly stalled = false;
   readonly instance = 'i';
   readonly hello;
   onMessage: ((message: ResponseMessage | PongMessage) => void) | undefined;
