@@ -2,19 +2,16 @@
 // `20<secret`) reached every handler, which read the secret through it, under strict too (the Node
 // permission model does not check descriptors; the C handler just calls read). A real parent
 // process started by a shell with fd 20 open on a 0600 file; real handlers try to read fd 20.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pack } from '../../src/loader/pack.js';
 import { probeHost } from '../../src/sandbox/index.js';
-import { FIXTURES, HANDLERS, useCleanSlate } from '../fixtures/harness.js';
-import { bundleParent, startParent, type ParentReport } from '../fixtures/parent-process.js';
+import { HANDLERS, useCleanSlate } from '../fixtures/harness.js';
+import { bundleParent, packEscaper, startParent, type ParentReport } from '../fixtures/parent-process.js';
 import { cCompiler, needs } from '../fixtures/requires.js';
 
-const run = promisify(execFile);
 const cNeed = needs('the inherited descriptor tests of the C handler', [cCompiler()]);
 const host = await probeHost({ network: true, pidns: true });
 const strictNeed = needs('the strict inherited descriptor tests of the C handler', [host.network.ok && host.pidns.ok && host.node.permissionFlag !== undefined ? undefined : 'this host cannot give the strict layers (PID namespace, network namespace, setpriv, timeout)']);
@@ -35,12 +32,7 @@ describe('a descriptor the parent inherited without close-on-exec', () => {
     await writeFile(secret, SECRET, { mode: 0o600 });
     modules.hostile = join(work, 'hostile.driver.mjs');
     await pack({ entry: join(HANDLERS, 'hostile.ts'), name: 'hostile', out: modules.hostile });
-    if (cNeed.run) {
-      const binary = join(work, 'escaper');
-      await run('cc', ['-O2', '-o', binary, join(FIXTURES, 'c', 'escaper.c')]);
-      modules.escaper = join(work, 'escaper.driver.mjs');
-      await pack({ kind: 'exec', binary, name: 'escaper', out: modules.escaper });
-    }
+    if (cNeed.run) modules.escaper = await packEscaper(work);
   });
   afterAll(async () => {
     if (work !== '') await rm(work, { recursive: true, force: true });

@@ -1,18 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pack } from '../../src/loader/pack.js';
 import { sweepStale } from '../../src/loader/sweep.js';
 import { probeHost } from '../../src/sandbox/index.js';
-import { FIXTURES, gone, HANDLERS, isRunning, useCleanSlate } from '../fixtures/harness.js';
-import { bundleParent, startParent } from '../fixtures/parent-process.js';
+import { gone, HANDLERS, isRunning, useCleanSlate } from '../fixtures/harness.js';
+import { bundleParent, packEscaper, startParent } from '../fixtures/parent-process.js';
 import { cCompiler, needs } from '../fixtures/requires.js';
 
-const run = promisify(execFile);
 const cNeed = needs('the EOF-ignoring handler tests (a C handler)', [cCompiler()]);
 const host = await probeHost({ network: true, pidns: true });
 const strictNeed = needs('the strict EOF-ignoring handler tests (a C handler)', [host.network.ok && host.pidns.ok && host.tools.setpriv !== undefined && host.tools.timeout !== undefined ? undefined : 'this host cannot give the strict layers (PID namespace, network namespace, setpriv, timeout)']);
@@ -29,12 +27,7 @@ describe('a parent killed with SIGKILL', () => {
     parentScript = await bundleParent(work);
     modules.echo = join(work, 'echo.driver.mjs');
     await pack({ entry: join(HANDLERS, 'echo.ts'), name: 'echo', out: modules.echo });
-    if (cNeed.run) {
-      const binary = join(work, 'escaper');
-      await run('cc', ['-O2', '-o', binary, join(FIXTURES, 'c', 'escaper.c')]);
-      modules.escaper = join(work, 'escaper.driver.mjs');
-      await pack({ kind: 'exec', binary, name: 'escaper', out: modules.escaper });
-    }
+    if (cNeed.run) modules.escaper = await packEscaper(work);
   });
   afterAll(async () => {
     if (work !== '') await rm(work, { recursive: true, force: true });
