@@ -1,4 +1,5 @@
 import { loadConfig, type LoadedConfig } from '../service/config.js';
+import { EXIT, type CommandOutput } from './command-line.js';
 
 /**
  * The config loader every command that runs or draws a tree from a file shares (`run`, and the
@@ -18,3 +19,16 @@ import { loadConfig, type LoadedConfig } from '../service/config.js';
 export const DEFAULT_CONFIG_PATH = './umdkit.config.mjs';
 
 export { loadConfig, type LoadedConfig };
+
+/**
+ * Loads a command's config with `load`; a bad one is reported on `io.err` as
+ * `umdkit <command>: bad config: <why>` and gives the bad-config exit code instead.
+ */
+export async function configOrExit<T extends object>(command: string, load: () => Promise<T>, io: Pick<CommandOutput, 'err'>): Promise<T | number> {
+  try {
+    return await load();
+  } catch (err) {
+    io.err(`umdkit ${command}: bad config: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
+}

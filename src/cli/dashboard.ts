@@ -1,6 +1,6 @@
 import { createManager, type Manager } from '../manager/manager.js';
 import { permanentDrivers } from '../viz/permanent.js';
-import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { configOrExit, DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
 import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
@@ -56,13 +56,8 @@ export async function dashboardCommand(argv: string[], io: DashboardOutput = STD
   const line = commandLine('dashboard', DASHBOARD_USAGE, io, () => parse(argv));
   if ('exitCode' in line) return line.exitCode;
   const parsed = line.settings;
-  let options: LoadedConfig;
-  try {
-    options = await loadConfig(parsed.config);
-  } catch (err) {
-    io.err(`umdkit dashboard: bad config: ${(err as Error).message}\n`);
-    return EXIT.CONFIG;
-  }
+  const options = await configOrExit('dashboard', () => loadConfig(parsed.config), io);
+  if (typeof options === 'number') return options;
   let manager: Manager | undefined;
   let server: ObservabilityServer | undefined;
   try {

@@ -5,8 +5,8 @@ import { ServiceLog, type LogFormat } from '../service/log.js';
 import { renderTree } from '../service/tree-text.js';
 import { createObservabilityServer, type ObservabilityServer } from '../viz/server.js';
 import { permanentDrivers } from '../viz/permanent.js';
-import { loadServiceConfig, type ServiceConfig } from '../service/config.js';
-import { DEFAULT_CONFIG_PATH } from './config.js';
+import { loadServiceConfig } from '../service/config.js';
+import { configOrExit, DEFAULT_CONFIG_PATH } from './config.js';
 import { commandArgs, commandLine, EXIT, integerOption, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit run`: a tree from a config module as a foreground service (docs/SERVICE.md). */
@@ -77,13 +77,8 @@ export async function runCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
   const log = new ServiceLog({ format: settings.log, verbose: settings.verbose, ...output });
   const file = resolve(settings.config);
 
-  let loaded: ServiceConfig;
-  try {
-    loaded = await loadServiceConfig(file);
-  } catch (err) {
-    io.err(`umdkit run: bad config: ${(err as Error).message}\n`);
-    return RUN_EXIT.CONFIG;
-  }
+  const loaded = await configOrExit('run', () => loadServiceConfig(file), io);
+  if (typeof loaded === 'number') return loaded;
 
   // Listening before the start: a signal during it stops the service as soon as it is up.
   const signals = new SignalHandling(log);

@@ -1,5 +1,5 @@
 import { createManager, type Manager } from '../manager/manager.js';
-import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from './config.js';
+import { configOrExit, DEFAULT_CONFIG_PATH, loadConfig } from './config.js';
 import { RequestStats } from '../viz/request-stats.js';
 import { renderTop } from '../viz/top-render.js';
 import { commandArgs, commandLine, EXIT, STDIO_OUTPUT, type CommandOutput } from './command-line.js';
@@ -83,13 +83,8 @@ export async function topCommand(argv: string[], io: TopOutput = STDIO): Promise
   if ('exitCode' in line) return line.exitCode;
   const parsed = line.settings;
   const stats = new RequestStats();
-  let options: LoadedConfig;
-  try {
-    options = await loadConfig(parsed.config);
-  } catch (err) {
-    io.err(`umdkit top: bad config: ${(err as Error).message}\n`);
-    return EXIT.CONFIG;
-  }
+  const options = await configOrExit('top', () => loadConfig(parsed.config), io);
+  if (typeof options === 'number') return options;
   let manager: Manager;
   try {
     manager = await createManager({ ...options, onEvent: (event) => stats.observe(event) });

@@ -3,7 +3,7 @@ import { builtinGraph, MACHINES, type MachineGraph, type MachineName } from '../
 import { machineToMermaid, treeToMermaid } from '../viz/mermaid.js';
 import { machineToDot, treeToDot } from '../viz/dot.js';
 import { machineToSvg } from '../viz/svg.js';
-import { loadConfig, type LoadedConfig } from './config.js';
+import { configOrExit, loadConfig } from './config.js';
 import { commandArgs, commandLine, EXIT, type CommandOutput, STDIO_OUTPUT } from './command-line.js';
 
 /** `umdkit viz`: the lifecycle machines, drawn from their definitions, or a running tree. */
@@ -50,13 +50,8 @@ export async function vizCommand(argv: string[], io: CommandOutput = STDIO_OUTPU
     io.out(drawMachines(format, machine === undefined ? (Object.keys(MACHINES) as MachineName[]) : [machine]));
     return EXIT.OK;
   }
-  let options: LoadedConfig;
-  try {
-    options = await loadConfig(live);
-  } catch (err) {
-    io.err(`umdkit viz: bad config: ${(err as Error).message}\n`);
-    return EXIT.CONFIG;
-  }
+  const options = await configOrExit('viz', () => loadConfig(live), io);
+  if (typeof options === 'number') return options;
   let manager;
   try {
     manager = await createManager(options);
